@@ -1,0 +1,37 @@
+# Quick start: `make demo` (set-up + the main job) and `make test` (set-up + fast tests).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+TORCH  := torch==2.13.0
+
+.PHONY: demo test test-all bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# One stamp per extra set, rebuilt when pyproject.toml changes.
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet $(TORCH)
+	$(BIN)/pip install --quiet -e ".[bench]"
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-bench
+	$(BIN)/pip install --quiet -e ".[bench,test,peers]"
+	touch $@
+
+demo: $(VENV)/.installed-bench
+	$(BIN)/reglab list
+	$(BIN)/python examples/quickstart.py
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-all: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) reglab-results report

@@ -1,0 +1,1 @@
+"""The ``reglab`` command line."""

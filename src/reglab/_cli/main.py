@@ -1,0 +1,51 @@
+"""Entry point of the ``reglab`` command: parses arguments and maps user errors to exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+
+from reglab._core.registry import UnknownNameError
+
+# Modules that add sub-commands, each with ``add_commands(subparsers)``; the benchmark's are
+# optional so the registry commands work without its extra dependencies.
+_COMMAND_MODULES = ("reglab._cli.registry_commands", "reglab.bench.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reglab", description="Regularization methods from the literature, and their claims."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name is None or not name.startswith(e.name):
+                raise  # a dependency of the module is missing: say so
+            continue
+        module.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import reglab  # noqa: F401  (fills the registry)
+
+    args = build_parser().parse_args(argv)
+    console = Console()
+    try:
+        return int(args.run(args, console))
+    except (UnknownNameError, ValueError, FileNotFoundError) as e:
+        Console(stderr=True).print(f"reglab {args.command}: error: {e}", highlight=False, markup=False)
+        return 2
+    except KeyboardInterrupt:
+        Console(stderr=True).print("interrupted", highlight=False)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Core contracts: registry, validation, schedules, parameter selection and Recipe."""

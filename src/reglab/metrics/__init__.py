@@ -1,0 +1,3 @@
+"""Diagnostics (catalog family I): pure functions on tensors or a model."""
+
+__all__: list[str] = []

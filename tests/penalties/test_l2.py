@@ -1,0 +1,50 @@
+import pytest
+import torch
+from torch import nn
+
+import reglab as rl
+from reglab import functional as RF
+
+
+def loop_l2(params):
+    total = torch.zeros((), dtype=params[0].dtype)
+    for p in params:
+        total = total + 0.5 * (p * p).sum()
+    return total
+
+
+def test_value_equals_per_tensor_loop_in_float64():
+    g = torch.Generator().manual_seed(0)
+    params = [torch.randn(*s, generator=g, dtype=torch.float64) for s in [(3, 4), (7,), (2, 3, 5)]]
+    torch.testing.assert_close(RF.l2(params), loop_l2(params), rtol=1e-14, atol=0)
+
+
+def test_gradient_is_strength_times_weights_and_passes_gradcheck():
+    w = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    v = torch.randn(5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: RF.l2([a, b]), (w, v))
+    pen = rl.L2([w, v], strength=0.3)
+    pen().backward()
+    torch.testing.assert_close(w.grad, 0.3 * w.detach())
+
+
+def test_module_selection_leaves_out_biases():
+    model = nn.Linear(3, 2).double()
+    expected = 0.1 * 0.5 * model.weight.pow(2).sum()
+    torch.testing.assert_close(rl.L2(model, strength=0.1)(), expected)
+
+
+def test_scheduled_strength_follows_the_counter_in_training_only():
+    w = torch.ones(2, dtype=torch.float64)
+    pen = rl.L2([w], strength=rl.schedules.early(1.0, until=2))
+    assert [float(pen()) for _ in range(3)] == pytest.approx([1.0, 1.0, 0.0])
+    pen.eval()
+    pen.strength.step.zero_()
+    assert [float(pen()) for _ in range(3)] == pytest.approx([1.0, 1.0, 1.0])
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="strength must be >= 0, got -1"):
+        rl.L2([torch.ones(1)], strength=-1)
+    with pytest.raises(ValueError, match="selects no parameters"):
+        rl.L2(nn.ReLU())
