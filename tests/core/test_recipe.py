@@ -132,3 +132,26 @@ def test_repr_lists_the_parts():
     m = model()
     r = rl.Recipe([rl.L2(m), torch.optim.SGD(m.parameters(), lr=1)])
     assert repr(r) == "Recipe([CrossEntropyLoss, 'l2', SGD])"
+
+
+class TwoSamples(nn.Module):
+    """Returns the logits and their negation as two samples."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 3).double()
+
+    def forward(self, x):
+        from reglab._core.outputs import SampleOutputs
+
+        out = self.lin(x)
+        return SampleOutputs((out, -out)) if self.training else out
+
+
+def test_sample_outputs_average_the_per_sample_losses():
+    x, y = data()
+    m = TwoSamples()
+    opt = torch.optim.SGD(m.parameters(), lr=0.0)
+    expected = (F.cross_entropy(m.lin(x), y) + F.cross_entropy(-m.lin(x), y)) / 2
+    loss = rl.Recipe([opt]).step(m, x, y)
+    assert torch.isclose(loss, expected.detach())

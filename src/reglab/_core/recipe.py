@@ -32,6 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from reglab._core.outputs import SampleOutputs
 from reglab._core.registry import Capabilities, Kind, entry_of
 
 _NOT_IN_STEP = {
@@ -155,7 +156,11 @@ class Recipe:
         def closure() -> torch.Tensor:
             self.optimizer.zero_grad()
             out = model(x)
-            loss = self.loss(out, y, index) if self.needs_index else self.loss(out, y)
+            args = (y, index) if self.needs_index else (y,)
+            if isinstance(out, SampleOutputs):  # multi-sample layers: mean of per-sample losses
+                loss = out.mean_loss(self.loss, *args)
+            else:
+                loss = self.loss(out, *args)
             for penalty in self.penalties:
                 loss = loss + penalty()
             loss.backward(create_graph=self.create_graph)
