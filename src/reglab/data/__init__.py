@@ -1,3 +1,8 @@
 """Batch transforms (catalog family C): modules (x, y) -> (x, soft targets)."""
 
-__all__: list[str] = []
+from reglab.data.cutmix import CutMix
+from reglab.data.cutout import Cutout
+from reglab.data.label_smoothing import LabelSmoothing
+from reglab.data.mixup import Mixup
+
+__all__ = ["CutMix", "Cutout", "LabelSmoothing", "Mixup"]

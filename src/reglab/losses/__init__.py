@@ -1,3 +1,17 @@
 """Regularizing losses (catalog family D): loss modules like nn.CrossEntropyLoss."""
 
-__all__: list[str] = []
+from reglab.losses.confidence_penalty import ConfidencePenalty
+from reglab.losses.elr import ELR
+from reglab.losses.pskd import PSKD
+from reglab.losses.soft_cross_entropy import soft_cross_entropy
+from reglab.losses.stablemax import StableMaxCrossEntropy
+from reglab.losses.z_loss import ZLoss
+
+__all__ = [
+    "ConfidencePenalty",
+    "ELR",
+    "PSKD",
+    "StableMaxCrossEntropy",
+    "ZLoss",
+    "soft_cross_entropy",
+]

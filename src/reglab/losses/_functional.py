@@ -1,3 +1,20 @@
 """Pure functions of the losses package, re-exported by ``reglab.functional``."""
 
-__all__: list[str] = []
+from reglab.losses.confidence_penalty import confidence_penalty
+from reglab.losses.elr import elr_loss, elr_targets
+from reglab.losses.pskd import pskd_targets
+from reglab.losses.soft_cross_entropy import soft_cross_entropy
+from reglab.losses.stablemax import log_stablemax, stablemax, stablemax_cross_entropy
+from reglab.losses.z_loss import z_loss
+
+__all__ = [
+    "confidence_penalty",
+    "elr_loss",
+    "elr_targets",
+    "log_stablemax",
+    "pskd_targets",
+    "soft_cross_entropy",
+    "stablemax",
+    "stablemax_cross_entropy",
+    "z_loss",
+]
