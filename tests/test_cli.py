@@ -1,7 +1,14 @@
 import subprocess
 import sys
 
+import pytest
+
 from reglab._cli.main import main
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # rich folds table cells to the terminal width
 
 
 def test_list_prints_the_registry_table(capsys):
