@@ -63,10 +63,10 @@ from reglab._core.validation import check_number
 from reglab.data._base import RandomTransform, check_flag, check_probability
 
 MIXUP = Paper(
-    authors="Muthu Chidambaram, Rong Ge",
-    title="On the Limitations of Temperature Scaling for Distributions with Overlaps",
-    year=2024,
-    arxiv="2306.00740",
+    authors="Hongyi Zhang, Moustapha Cisse, Yann N. Dauphin, David Lopez-Paz",
+    title="mixup: Beyond Empirical Risk Minimization",
+    year=2018,
+    arxiv="1710.09412",
 )
 
 
