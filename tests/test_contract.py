@@ -145,7 +145,8 @@ def test_state_dict_round_trip_resumes_identically(entry: MethodEntry) -> None:
     assert_same(obj.state_dict(), obj2.state_dict(), "state_dict")
     if entry.kind is Kind.POST_STEP:
         ctx2.hooked = ctx2.optimizer()  # type: ignore[attr-defined]
-        ctx2.hooked.load_state_dict(ctx.hooked.state_dict())  # type: ignore[attr-defined]
+        # load_state_dict keeps the very tensors it is given: copy them, or both runs share them
+        ctx2.hooked.load_state_dict(copy.deepcopy(ctx.hooked.state_dict()))  # type: ignore[attr-defined]
         obj2.attach(ctx2.hooked)  # type: ignore[attr-defined]
     assert_same(invoke(entry, obj, sample, ctx), invoke(entry, obj2, sample2, ctx2), "next output")
     assert_same(ctx.model.state_dict(), ctx2.model.state_dict(), "model after resume")

@@ -6,6 +6,7 @@ True
 """
 
 from reglab import functional, schedules
+from reglab._core.outputs import SampleOutputs
 from reglab._core.recipe import Recipe
 from reglab._core.registry import (
     Capabilities,
@@ -32,7 +33,7 @@ from reglab.penalties import *  # noqa: F403
 __version__ = "0.1.0"
 
 __all__ = [
-    "Capabilities", "Family", "Kind", "MethodEntry", "Paper", "Recipe", "Selection",
+    "Capabilities", "Family", "Kind", "MethodEntry", "Paper", "Recipe", "SampleOutputs", "Selection",
     "UnknownNameError", "Which",
     "available", "card", "create", "entry", "functional", "register", "schedules", "select",
     *penalties.__all__, *data.__all__, *losses.__all__, *layers.__all__, *optim.__all__,

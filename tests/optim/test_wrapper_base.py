@@ -105,3 +105,16 @@ def test_post_step_hook_attaches_once_and_detaches():
     assert hook.count == 1
     with pytest.raises(ValueError, match="keeps no state"):
         hook.load_state_dict({"x": 1})
+
+
+def test_add_param_group_reaches_the_inner_optimizer_with_both_defaults():
+    model, opt, _ = setup()
+    extra = nn.Parameter(torch.ones(2, dtype=torch.float64))
+    opt.add_param_group({"params": [extra], "lr": 0.5})
+    group = opt.optimizer.param_groups[-1]
+    assert opt.param_groups is opt.optimizer.param_groups and len(opt.param_groups) == 2
+    assert group["lr"] == 0.5 and group["factor"] == 0.5 and "betas" in group
+    for p in [extra, *model.parameters()]:
+        p.grad = torch.ones_like(p)
+    opt.optimizer.step()  # Adam finds its own defaults (fused, foreach, ...) in the new group
+    assert not torch.equal(extra.detach(), torch.ones(2, dtype=torch.float64))

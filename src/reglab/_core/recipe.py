@@ -50,7 +50,9 @@ def _label(obj: object) -> str:
 def _kind_and_caps(obj: object) -> tuple[Kind, Capabilities]:
     entry = entry_of(obj)
     if entry is not None:
-        return entry.kind, entry.capabilities
+        # An instance may declare capabilities that depend on its arguments (e.g. double backprop).
+        caps = getattr(obj, "capabilities", None)
+        return entry.kind, caps if isinstance(caps, Capabilities) else entry.capabilities
     if isinstance(obj, torch.optim.Optimizer):
         return Kind.OPTIMIZER, Capabilities()
     if isinstance(obj, nn.modules.loss._Loss):

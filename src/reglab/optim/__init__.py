@@ -1,3 +1,15 @@
 """Optimizer wrappers and post-step methods (catalog families A's decoupled forms, F and G)."""
 
-__all__: list[str] = []
+from reglab.optim.amp import AMP
+from reglab.optim.clip_grad_norm import ClipGradNorm
+from reglab.optim.decoupled_weight_decay import DecoupledWeightDecay
+from reglab.optim.gradient_norm import GradientNormMethod, GradientNormPenalty
+from reglab.optim.perpgrad import PerpGrad, PerpGradProjection
+from reglab.optim.proximal_l1 import ProximalL1
+from reglab.optim.sam import SAM
+
+__all__ = [
+    "DecoupledWeightDecay", "ProximalL1",
+    "AMP", "ClipGradNorm", "GradientNormMethod", "GradientNormPenalty", "PerpGrad",
+    "PerpGradProjection", "SAM",
+]

@@ -27,6 +27,15 @@ class OptimizerWrapper(torch.optim.Optimizer):
         super().__init__(optimizer.param_groups, defaults)
         self.param_groups = optimizer.param_groups
 
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group to the inner optimizer (its defaults) with the wrapper's defaults too."""
+        if any(g is param_group for g in self.optimizer.param_groups):
+            super().add_param_group(param_group)  # the inner groups, taken over in __init__
+            return
+        self.optimizer.add_param_group(param_group)
+        for key, value in self.defaults.items():
+            self.optimizer.param_groups[-1].setdefault(key, value)
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.optimizer.zero_grad(set_to_none=set_to_none)
 

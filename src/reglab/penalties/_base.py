@@ -1,4 +1,10 @@
-"""Shared plumbing of parameter penalties: selection, strength, step counter, zero-strength skip."""
+"""Shared plumbing of parameter penalties: selection, strength, step counter, zero-strength skip.
+
+Non-finite parameters are refused twice: when the penalty is built (one fused reduction over the
+selection) and, on CPU, whenever ``forward()`` produces a non-finite value; the error names the
+first parameter holding NaN or Inf. On an accelerator the per-call check is skipped because it
+would synchronise the device every step; call ``pen.selection.check_finite()`` yourself there.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +33,10 @@ class ParameterPenalty(nn.Module):
     ) -> None:
         super().__init__()
         self.selection = as_selection(params)
+        try:
+            self.selection.check_finite()
+        except ValueError as err:
+            raise ValueError(f"params must hold finite values: {err}") from None
         self.strength = Strength(check_strength("strength", strength))
 
     def value(self, params: list[torch.Tensor]) -> torch.Tensor:
@@ -39,7 +49,20 @@ class ParameterPenalty(nn.Module):
             self.strength.advance()
         if lam == 0.0:
             return torch.zeros((), dtype=params[0].dtype, device=params[0].device)
-        return lam * self.value(params)
+        out = lam * self.value(params)
+        if out.device.type == "cpu" and not bool(torch.isfinite(out)):
+            self._raise_non_finite(out)
+        return out
+
+    def _raise_non_finite(self, out: torch.Tensor) -> None:
+        try:
+            self.selection.check_finite()
+        except ValueError as err:
+            raise ValueError(f"{type(self).__name__}: {err}") from None
+        raise ValueError(
+            f"{type(self).__name__} evaluated to {out.item()} although every parameter is finite: "
+            f"the penalty overflowed {out.dtype}; lower the strength or compute in float64"
+        )
 
     def extra_repr(self) -> str:
         return f"params={len(self.selection)} tensors ({self.selection.numel()} values)"

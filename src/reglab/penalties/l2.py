@@ -47,6 +47,7 @@ from reglab._core.samples import Sample, SampleContext
 from reglab._core.schedules import Schedule
 from reglab._core.selection import Selection
 from reglab.penalties._base import ParameterPenalty
+from reglab.penalties._foreach import elementwise_norms
 
 DECOUPLED_WEIGHT_DECAY = Paper(
     authors="Ilya Loshchilov, Frank Hutter",
@@ -57,15 +58,17 @@ DECOUPLED_WEIGHT_DECAY = Paper(
 
 
 def l2(params: list[torch.Tensor]) -> torch.Tensor:
-    """½ Σ_t ‖w_t‖²₂ over a list of tensors, with one fused norm over the list."""
-    norms = torch._foreach_norm(params, 2)
-    return 0.5 * torch.stack(norms).square().sum()
+    """½ Σ_t ‖w_t‖²₂ over a list of tensors: one fused norm forward, one foreach backward."""
+    return elementwise_norms(params, l1=0.0, l2=1.0)
 
 
 def _sample(ctx: SampleContext) -> Sample:
     return Sample(
         kwargs={"params": ctx.model, "strength": 0.1},
-        invalid=({"strength": -0.1}, {"strength": float("nan")}, {"params": []}),
+        invalid=(
+            {"strength": -0.1}, {"strength": float("nan")}, {"params": []},
+            {"params": [torch.full((2, 2), float("nan"))]},
+        ),
         identity={"strength": 0.0},
     )
 
