@@ -1,0 +1,296 @@
+"""Claims from the papers, as data: which runs to make and how to judge them.
+
+The bundled file is ``reglab/bench/claims.yaml``; each claim has::
+
+    id, paper, statement, task          what is claimed, on which task
+    data / model / optimizer / budget   settings shared by the arms (override the task's)
+    seeds                               how many seeds (0, 1, ..., n−1); arms are paired by seed
+    arms                                label -> recipe name, or {recipe, data, model, optimizer, budget}
+    checks                              a list; each has a measure (``reglab.bench.measures``) and
+                                        one of  arm: A  |  difference: [A, B]  |  ratio: [A, B]
+                                        with one of  above: v  |  below: v  |  within: m
+    quick                               overrides for ``--quick`` ({seeds, budget, data, ...}), or
+                                        {skip: reason}
+    notes                               what was tried, and why the setup is what it is
+
+Top-level keys starting with ``x-`` are ignored, so they can hold YAML anchors of shared settings.
+
+The verdict rule and the intervals are those of ``reglab.bench.stats``; the first check is the
+claim's headline effect.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reglab._core.registry import UnknownNameError
+from reglab._core.validation import check_int, did_you_mean
+from reglab.bench._config import check_keys, numbers
+from reglab.bench.measures import Measure
+from reglab.bench.recipes import load_recipe
+from reglab.bench.runs import RunConfig, Settings, resolve
+from reglab.bench.stats import Estimate, Verdict, combine, judge, ratio_interval, t_interval
+from reglab.bench.store import RunRow, Store
+
+BUNDLED = Path(__file__).with_name("claims.yaml")
+CLAIM_KEYS = (
+    "id",
+    "paper",
+    "statement",
+    "task",
+    "data",
+    "model",
+    "optimizer",
+    "budget",
+    "seeds",
+    "arms",
+    "checks",
+    "quick",
+    "notes",
+)
+ARM_KEYS = ("recipe", "data", "model", "optimizer", "budget")
+CHECK_KEYS = ("measure", "arm", "difference", "ratio", "above", "below", "within")
+QUICK_KEYS = ("seeds", "data", "model", "optimizer", "budget", "skip")
+
+
+def _settings(d: dict[str, Any]) -> Settings:
+    return Settings(**{k: dict(d.get(k) or {}) for k in ("data", "model", "optimizer", "budget")})
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of a claim: a measure on one arm, or compared between two, against a threshold."""
+
+    measure: Measure
+    arms: tuple[str, ...]  # one arm (a level), or (treatment, baseline)
+    compare: str  # level, difference, ratio
+    threshold: str  # above, below, within
+    value: float
+
+    @property
+    def text(self) -> str:
+        if self.compare == "level":
+            what = f"{self.measure.text} of {self.arms[0]}"
+        else:
+            sign = "−" if self.compare == "difference" else "/"
+            what = f"{self.measure.text}: {self.arms[0]} {sign} {self.arms[1]}"
+        return f"{what} {self.threshold} {self.value:g}"
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm of a claim: a recipe and its own settings."""
+
+    recipe: str
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A parsed claim (see the module docstring); ``configs`` gives its runs."""
+
+    id: str
+    paper: str
+    statement: str
+    task: str
+    shared: Settings
+    seeds: int
+    arms: dict[str, Arm]
+    checks: tuple[Check, ...]
+    quick: dict[str, Any] = field(default_factory=dict)
+    notes: str = ""
+
+    @property
+    def quick_skip(self) -> str | None:
+        return self.quick.get("skip")
+
+    def configs(self, quick: bool) -> dict[str, list[RunConfig]]:
+        """arm label -> one resolved config per seed."""
+        seeds, layers = self.seeds, [self.shared]
+        if quick:
+            seeds = self.quick.get("seeds", seeds)
+            layers.append(_settings(self.quick))
+        return {
+            label: [resolve(self.task, arm.recipe, s, layers, arm.settings) for s in range(seeds)]
+            for label, arm in self.arms.items()
+        }
+
+
+def _check(raw: object, arms: dict[str, Arm], where: str) -> Check:
+    d = check_keys(raw, CHECK_KEYS, where)
+    if "measure" not in d:
+        raise ValueError(f"{where}: a check needs 'measure'")
+    compares = [k for k in ("arm", "difference", "ratio") if k in d]
+    thresholds = [k for k in ("above", "below", "within") if k in d]
+    if len(compares) != 1 or len(thresholds) != 1:
+        raise ValueError(f"{where}: give one of arm/difference/ratio and one of above/below/within")
+    compare, threshold = compares[0], thresholds[0]
+    names = (d["arm"],) if compare == "arm" else tuple(d[compare])
+    if len(names) != (1 if compare == "arm" else 2):
+        raise ValueError(
+            f"{where}: {compare} needs {'one arm' if compare == 'arm' else 'two arms [treatment, baseline]'}"
+        )
+    for name in names:
+        if name not in arms:
+            raise ValueError(
+                f"{where}: unknown arm {name!r}{did_you_mean(str(name), arms)}; arms: {', '.join(arms)}"
+            )
+    if threshold == "within" and compare != "difference":
+        raise ValueError(f"{where}: 'within' applies to a difference")
+    value = d[threshold]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{where}: {threshold} must be a number, got {value!r}")
+    return Check(
+        Measure.parse(d["measure"]),
+        names,
+        "level" if compare == "arm" else compare,
+        threshold,
+        float(value),
+    )
+
+
+def parse_claim(raw: object, where: str) -> Claim:
+    d = check_keys(raw, CLAIM_KEYS, where)
+    missing = [k for k in ("id", "paper", "statement", "task", "arms", "checks") if k not in d]
+    if missing:
+        raise ValueError(f"{where}: missing {', '.join(missing)}")
+    where = f"claim {d['id']!r}"
+    arms: dict[str, Arm] = {}
+    for label, arm in (d["arms"] or {}).items():
+        a = (
+            {"recipe": arm}
+            if isinstance(arm, str)
+            else check_keys(arm, ARM_KEYS, f"{where} arm {label!r}")
+        )
+        load_recipe(a.get("recipe", "none"))  # unknown recipe or method names fail here
+        arms[str(label)] = Arm(a.get("recipe", "none"), _settings(a))
+    checks = tuple(
+        _check(c, arms, f"{where} check {i + 1}") for i, c in enumerate(d["checks"] or [])
+    )
+    if not checks:
+        raise ValueError(f"{where}: needs at least one check")
+    quick = check_keys(d.get("quick") or {}, QUICK_KEYS, f"{where} quick")
+    if "seeds" in quick:
+        check_int(f"{where} quick seeds", quick["seeds"], low=1)
+    claim = Claim(
+        str(d["id"]),
+        str(d["paper"]),
+        " ".join(str(d["statement"]).split()),
+        str(d["task"]),
+        _settings(d),
+        check_int(f"{where} seeds", d.get("seeds", 3), low=1),
+        arms,
+        checks,
+        quick,
+        str(d.get("notes", "")),
+    )
+    if claim.quick_skip is None:
+        claim.configs(quick=True)  # resolves every run: unknown task, options or budgets fail here
+    claim.configs(quick=False)
+    return claim
+
+
+def load_claims(path: str | Path | None = None) -> list[Claim]:
+    """The claims of ``path`` (default: the bundled file), every name checked."""
+    path = Path(path) if path is not None else BUNDLED
+    if not path.exists():
+        raise FileNotFoundError(f"claims file {path} does not exist")
+    try:
+        data = numbers(yaml.safe_load(path.read_text()))
+    except yaml.YAMLError as e:
+        raise ValueError(f"claims file {path} is not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"claims file {path} must be a mapping with a 'claims' list")
+    shared = {k: v for k, v in data.items() if not str(k).startswith("x-")}  # x-*: YAML anchors
+    body = check_keys(shared, ("claims", "verdict_rule"), f"claims file {path}")
+    claims = [
+        parse_claim(c, f"claims file {path}, entry {i + 1}")
+        for i, c in enumerate(body.get("claims") or [])
+    ]
+    ids = [c.id for c in claims]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"claims file {path}: duplicate claim ids")
+    return claims
+
+
+def select_claims(claims: list[Claim], ids: list[str]) -> list[Claim]:
+    by_id = {c.id: c for c in claims}
+    for i in ids:
+        if i not in by_id:
+            raise UnknownNameError(
+                f"unknown claim {i!r}{did_you_mean(i, by_id)}; claims: {', '.join(by_id)}"
+            )
+    return [by_id[i] for i in ids] if ids else claims
+
+
+def _estimate(check: Check, values: dict[str, dict[int, float]]) -> tuple[Estimate, int]:
+    seeds = sorted(set.intersection(*(set(values[a]) for a in check.arms)))
+    seeds = [s for s in seeds if all(math.isfinite(values[a][s]) for a in check.arms)]
+    if check.compare == "level":
+        return t_interval([values[check.arms[0]][s] for s in seeds]), len(seeds)
+    a, b = check.arms
+    if check.compare == "difference":
+        return t_interval([values[a][s] - values[b][s] for s in seeds]), len(seeds)
+    ok = [s for s in seeds if values[a][s] > 0 and values[b][s] > 0]
+    return ratio_interval([values[a][s] / values[b][s] for s in ok]), len(ok)
+
+
+def evaluate(claim: Claim, store: Store, quick: bool) -> dict[str, Any]:
+    """Judge ``claim`` from the runs in ``store``; returns a plain dict (stored and printed)."""
+    configs = claim.configs(quick)
+    rows = {r.key: r for r in store.runs([c.key for cs in configs.values() for c in cs])}
+    notes: list[str] = []
+    checks = []
+    for check in claim.checks:
+        values: dict[str, dict[int, float]] = {}
+        for arm in check.arms:
+            values[arm] = {}
+            censored = 0
+            for c in configs[arm]:
+                row: RunRow | None = rows.get(c.key)
+                if row is None or row.status != "done":
+                    state = "missing" if row is None else f"{row.status}: {row.message}"
+                    notes.append(f"{arm} seed {c.seed} left out ({state})")
+                    continue
+                curve = (
+                    store.curves(row.key).get(check.measure.metric)
+                    if check.measure.needs_curve
+                    else None
+                )
+                value, cut = check.measure.of(row, curve)
+                values[arm][c.seed] = value
+                censored += cut
+            if censored:
+                notes.append(
+                    f"{check.measure.text}: {censored} {arm} run(s) never reached it "
+                    "(counted as the budget)"
+                )
+        est, n = _estimate(check, values)
+        verdict = judge(est, **{check.threshold: check.value}) if n >= 2 else Verdict.INCONCLUSIVE
+        checks.append(
+            {
+                "check": check.text,
+                "compare": check.compare,
+                "verdict": str(verdict),
+                "mean": est.mean,
+                "low": est.low,
+                "high": est.high,
+                "n": n,
+            }
+        )
+    verdict = combine([Verdict(c["verdict"]) for c in checks])
+    return {
+        "id": claim.id,
+        "paper": claim.paper,
+        "statement": claim.statement,
+        "verdict": str(verdict),
+        "mode": "quick" if quick else "full",
+        "checks": checks,
+        "notes": sorted(set(notes)),
+        "runs": {arm: [c.key for c in cs] for arm, cs in configs.items()},
+    }

@@ -1,0 +1,91 @@
+"""What a claim measures on one run: a final metric or a summary of its curve.
+
+======================  =======================================================================
+``test_acc``            the final value (any metric of ``reglab.bench.evaluation``)
+``max(test_acc)``       the largest value over the evaluations (``min(...)`` likewise)
+``mean_log(train_loss)``  the mean of log(value) over the evaluations after step 0 (the area
+                        under the log curve: lower means lower throughout training)
+``steps_to(m >= v)``    the first evaluated step where the metric reaches v (``<=`` too); a run
+                        that never does counts as its full budget of steps (censored: the
+                        claim's details say how many were)
+======================  =======================================================================
+
+>>> Measure.parse("steps_to(test_acc >= 0.95)")
+Measure(text='steps_to(test_acc >= 0.95)', kind='steps_to', metric='test_acc', op='>=', threshold=0.95)
+>>> Measure.parse("test_accuracy")
+Traceback (most recent call last):
+...
+reglab._core.registry.UnknownNameError: unknown metric 'test_accuracy' (did you mean 'test_acc' or 'test_ece'?); metrics: train_loss, train_acc, test_loss, test_acc, test_ece, step_loss, clean_train_acc, memorized, noisy_true_acc, step_ms
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from reglab._core.registry import UnknownNameError
+from reglab._core.validation import did_you_mean
+from reglab.bench.evaluation import CURVE_METRICS, METRICS, NOISE_METRICS
+from reglab.bench.store import RunRow
+
+_CALL = re.compile(r"^(max|min|mean_log)\(\s*([a-z_]+)\s*\)$")
+_STEPS_TO = re.compile(r"^steps_to\(\s*([a-z_]+)\s*(>=|<=)\s*([-+0-9.eE]+)\s*\)$")
+
+
+def _metric(name: str, curve: bool) -> str:
+    known = (*CURVE_METRICS, *NOISE_METRICS) if curve else METRICS
+    if name not in known:
+        raise UnknownNameError(
+            f"unknown metric {name!r}{did_you_mean(name, known)}; metrics: {', '.join(known)}"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A parsed measure (see the module docstring); ``of(row, curve)`` evaluates it on a run."""
+
+    text: str
+    kind: str  # final, max, min, mean_log, steps_to
+    metric: str
+    op: str | None = None
+    threshold: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Measure:
+        text = str(text).strip()
+        if m := _CALL.match(text):
+            return cls(text, m.group(1), _metric(m.group(2), curve=True))
+        if m := _STEPS_TO.match(text):
+            try:
+                threshold = float(m.group(3))
+            except ValueError:
+                raise ValueError(f"measure {text!r}: {m.group(3)!r} is not a number") from None
+            return cls(text, "steps_to", _metric(m.group(1), curve=True), m.group(2), threshold)
+        if "(" in text:
+            raise ValueError(
+                f"measure {text!r}: write NAME, max(NAME), min(NAME), mean_log(NAME) or steps_to(NAME >= V)"
+            )
+        return cls(text, "final", _metric(text, curve=False))
+
+    @property
+    def needs_curve(self) -> bool:
+        return self.kind != "final"
+
+    def of(self, row: RunRow, curve: list[tuple[int, float]] | None = None) -> tuple[float, bool]:
+        """(value, censored) on one run; ``curve`` is the metric's [(step, value)] when needed."""
+        if self.kind == "final":
+            value = row.value(self.metric)
+            return (math.nan if value is None else float(value)), False
+        points = [(s, v) for s, v in (curve or []) if not math.isnan(v)]
+        if self.kind in ("max", "min"):
+            values = [v for _, v in points]
+            return ((max if self.kind == "max" else min)(values) if values else math.nan), False
+        if self.kind == "mean_log":
+            logs = [math.log(v) if v > 0 else -math.inf for s, v in points if s > 0]
+            return (sum(logs) / len(logs) if logs else math.nan), False
+        for step, value in points:
+            if (value >= self.threshold) if self.op == ">=" else (value <= self.threshold):  # type: ignore[operator]
+                return float(step), False
+        return float(row.config.steps), True

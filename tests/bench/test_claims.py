@@ -1,0 +1,157 @@
+import math
+
+import pytest
+import yaml
+
+import reglab as rl
+from reglab._core.registry import UnknownNameError
+from reglab.bench.claims import BUNDLED, evaluate, load_claims, parse_claim, select_claims
+from reglab.bench.runs import Status
+from reglab.bench.store import Store
+from reglab.bench.train import RunResult
+
+CLAIM = {
+    "id": "toy",
+    "paper": "A Paper",
+    "statement": "l2 beats none",
+    "task": "digits",
+    "model": {"arch": "mlp", "width": 16, "depth": 1},
+    "budget": {"steps": 20, "eval_every": 10},
+    "seeds": 3,
+    "arms": {"l2": "l2", "plain": {"recipe": "none", "optimizer": {"lr": 0.01}}},
+    "checks": [
+        {"measure": "test_acc", "difference": ["l2", "plain"], "above": 0.0},
+        {"measure": "test_acc", "arm": "l2", "above": 0.5},
+        {"measure": "step_ms", "ratio": ["l2", "plain"], "below": 2.0},
+        {"measure": "steps_to(test_acc >= 0.9)", "difference": ["l2", "plain"], "below": 0},
+    ],
+    "quick": {"seeds": 2, "budget": {"steps": 10}},
+}
+
+
+def write(store, config, acc, ms=1.0, status=Status.DONE):
+    curve = [(0, "test_acc", 0.1), (config.steps, "test_acc", acc)]
+    store.write(config, RunResult(status, {"test_acc": acc}, curve, "", 1.0, ms, {}))
+
+
+def test_configs_per_arm_with_quick_overrides():
+    claim = parse_claim(CLAIM, "x")
+    full, quick = claim.configs(quick=False), claim.configs(quick=True)
+    assert [c.seed for c in full["l2"]] == [0, 1, 2] and len(quick["plain"]) == 2
+    assert quick["l2"][0].steps == 10 and full["l2"][0].steps == 20
+    assert full["plain"][0].optimizer["lr"] == 0.01 and full["l2"][0].optimizer["lr"] == 1e-3
+    assert full["l2"][0].methods == [{"name": "l2", "args": {"strength": 1e-4}}]
+
+
+def test_verdicts_from_stored_runs(tmp_path):
+    claim = parse_claim(CLAIM, "x")
+    configs = claim.configs(quick=False)
+    with Store(tmp_path / "r.db") as store:
+        for c, acc in zip(configs["l2"], (0.95, 0.96, 0.94)):
+            write(store, c, acc, ms=1.5)
+        for c, acc in zip(configs["plain"], (0.80, 0.83, 0.81)):
+            write(store, c, acc, ms=1.0)
+        result = evaluate(claim, store, quick=False)
+    diff, level, ratio, steps = result["checks"]
+    assert (
+        diff["mean"] == pytest.approx(0.1367, abs=1e-4)
+        and diff["n"] == 3
+        and diff["verdict"] == "held"
+    )
+    assert (
+        level["verdict"] == "held"
+        and ratio["mean"] == pytest.approx(1.5)
+        and ratio["verdict"] == "held"
+    )
+    assert (
+        steps["mean"] == pytest.approx(-0.0) and steps["verdict"] == "not held"
+    )  # 20 - 20: never faster
+    assert result["verdict"] == "not held"
+    assert any("never reached it" in n for n in result["notes"])
+    assert result["runs"]["l2"] == [c.key for c in configs["l2"]]
+
+
+def test_missing_and_failed_runs_are_left_out_and_named(tmp_path):
+    claim = parse_claim(CLAIM, "x")
+    configs = claim.configs(quick=False)
+    with Store(tmp_path / "r.db") as store:
+        write(store, configs["l2"][0], 0.9)
+        write(store, configs["plain"][0], 0.8)
+        write(store, configs["l2"][1], math.nan, status=Status.DIVERGED)
+        result = evaluate(claim, store, quick=False)
+    assert result["checks"][0]["n"] == 1 and result["verdict"] == "inconclusive"
+    assert (
+        "l2 seed 1 left out (diverged: )" in result["notes"]
+        and "plain seed 2 left out (missing)" in result["notes"]
+    )
+
+
+@pytest.mark.parametrize(
+    "change, error, message",
+    [
+        ({"task": "digitz"}, UnknownNameError, "did you mean 'digits'"),
+        ({"arms": {"a": "l22"}}, UnknownNameError, "unknown recipe 'l22'"),
+        ({"statment": "x"}, ValueError, "unknown key 'statment' \\(did you mean 'statement'"),
+        (
+            {"checks": [{"measure": "test_acc", "arm": "l3", "above": 0}]},
+            ValueError,
+            "unknown arm 'l3' \\(did you mean 'l2'",
+        ),
+        (
+            {"checks": [{"measure": "test_acc", "arm": "l2", "above": 0, "below": 1}]},
+            ValueError,
+            "one of above/below/within",
+        ),
+        (
+            {"checks": [{"measure": "tst_acc", "arm": "l2", "above": 0}]},
+            UnknownNameError,
+            "unknown metric 'tst_acc'",
+        ),
+        (
+            {"checks": [{"measure": "test_acc", "ratio": ["l2", "plain"], "within": 1}]},
+            ValueError,
+            "'within' applies to a difference",
+        ),
+        ({"checks": []}, ValueError, "needs at least one check"),
+        ({"quick": {"seed": 1}}, ValueError, "unknown key 'seed' \\(did you mean 'seeds'"),
+        ({"budget": {"steps": 0}}, ValueError, "steps must be >= 1"),
+    ],
+)
+def test_bad_claims_are_refused_with_the_nearest_names(change, error, message):
+    with pytest.raises(error, match=message):
+        parse_claim({**CLAIM, **change}, "x")
+
+
+def test_claims_file_selection_and_duplicates(tmp_path):
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump({"claims": [CLAIM, {**CLAIM, "id": "other"}]}))
+    claims = load_claims(path)
+    assert [c.id for c in select_claims(claims, ["other"])] == ["other"]
+    with pytest.raises(UnknownNameError, match="unknown claim 'toyy' \\(did you mean 'toy'"):
+        select_claims(claims, ["toyy"])
+    path.write_text(yaml.safe_dump({"claims": [CLAIM, CLAIM]}))
+    with pytest.raises(ValueError, match="duplicate claim ids"):
+        load_claims(path)
+
+
+def test_the_bundled_claims_file_is_valid_once_its_methods_exist():
+    data = yaml.safe_load(BUNDLED.read_text())
+    assert data["verdict_rule"] and len(data["claims"]) >= 9
+    for c in data["claims"]:
+        assert c.get("notes"), f"claim {c['id']} must say what was tried"
+    wanted = set()
+    for claim in data["claims"]:
+        for arm in claim["arms"].values():
+            recipe = arm if isinstance(arm, str) else arm.get("recipe", "none")
+            if recipe != "none":
+                methods = (
+                    yaml.safe_load((BUNDLED.parent / "recipes" / f"{recipe}.yaml").read_text()).get(
+                        "methods"
+                    )
+                    or []
+                )
+                wanted |= {m if isinstance(m, str) else next(iter(m)) for m in methods}
+    missing = sorted(wanted - set(rl.available()))
+    if missing:
+        pytest.skip(f"methods not registered yet: {missing}")
+    assert {c.id for c in load_claims()} == {c["id"] for c in data["claims"]}
