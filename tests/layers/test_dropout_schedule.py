@@ -3,7 +3,6 @@ layer, the counter resumes from state_dict, and Recipe attaches it."""
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 import reglab as rl

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from enum import Enum
 from typing import TypeVar
 
+import torch
+
 from reglab._core.schedules import Schedule
 
 E = TypeVar("E", bound=Enum)
@@ -74,6 +76,26 @@ def check_int(name: str, value: object, *, low: int | None = None, high: int | N
         raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     check_number(name, value, low=low, high=high)
     return int(value)
+
+
+def check_bool(name: str, value: object) -> bool:
+    """``value`` if it is a bool, else ``TypeError`` naming the argument (no truthy strings or ints).
+
+    >>> check_bool("per_sample", 1)
+    Traceback (most recent call last):
+    ...
+    TypeError: per_sample must be a bool, got 1 (int)
+    """
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a bool, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def check_generator(value: object, name: str = "generator") -> torch.Generator | None:
+    """``value`` if it is a ``torch.Generator`` or ``None``, else ``TypeError`` naming the argument."""
+    if value is not None and not isinstance(value, torch.Generator):
+        raise TypeError(f"{name} must be a torch.Generator or None, got {type(value).__name__}")
+    return value
 
 
 def check_strength(

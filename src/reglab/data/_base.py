@@ -17,24 +17,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from reglab._core.validation import check_int, check_number
+from reglab._core.validation import check_generator, check_int, check_number
 from reglab.data._targets import check_same_batch, soft_targets, target_dtype
 
 
-def check_generator(generator: object) -> torch.Generator | None:
-    """``generator`` as given, or a ``TypeError`` naming the argument."""
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(
-            f"generator must be a torch.Generator or None, got {type(generator).__name__}"
-        )
-    return generator
 
 
-def check_flag(name: str, value: object) -> bool:
-    """A bool argument, or a ``TypeError`` naming it."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 def check_probability(name: str, value: object) -> float:

@@ -60,7 +60,8 @@ import torch
 from reglab._core.registry import Capabilities, Family, Kind, Paper, register
 from reglab._core.samples import Sample, SampleContext
 from reglab._core.validation import check_number
-from reglab.data._base import RandomTransform, check_flag, check_probability
+from reglab._core.validation import check_bool
+from reglab.data._base import RandomTransform, check_probability
 
 MIXUP = Paper(
     authors="Hongyi Zhang, Moustapha Cisse, Yann N. Dauphin, David Lopez-Paz",
@@ -139,7 +140,7 @@ class Mixup(RandomTransform):
     ) -> None:
         super().__init__(num_classes, generator)
         self.alpha = check_number("alpha", alpha, low=0.0, low_open=True)
-        self.per_sample = check_flag("per_sample", per_sample)
+        self.per_sample = check_bool("per_sample", per_sample)
         self.p = check_probability("p", p)
 
     def draw(self, batch_size: int, device: torch.device) -> MixDraw:

@@ -14,11 +14,6 @@ import torch
 from reglab._core.validation import check_number
 
 
-def check_generator(generator: object) -> torch.Generator | None:
-    """``generator`` as given, or a ``TypeError`` naming the argument."""
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-    return generator
 
 
 def check_probability(name: str, value: object) -> float:

@@ -47,7 +47,8 @@ from torch import nn
 
 from reglab._core.registry import Family, Kind, register
 from reglab._core.samples import Sample, SampleContext
-from reglab.layers._random import GeneratorState, check_generator, check_probability, keep_mask
+from reglab._core.validation import check_generator
+from reglab.layers._random import GeneratorState, check_probability, keep_mask
 from reglab.layers.drop_path import FRACTALNET
 
 

@@ -46,7 +46,8 @@ from torch import nn
 
 from reglab._core.registry import Family, Kind, Paper, register
 from reglab._core.samples import Sample, SampleContext
-from reglab.layers._random import GeneratorState, check_generator, check_probability, dropout
+from reglab._core.validation import check_generator
+from reglab.layers._random import GeneratorState, check_probability, dropout
 from reglab.layers._surgery import final_layer_name, wrap_module
 
 VERY_LARGE_DROPOUT = Paper(

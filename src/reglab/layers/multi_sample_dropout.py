@@ -61,7 +61,8 @@ from reglab._core.outputs import SampleOutputs
 from reglab._core.registry import Family, Kind, Paper, register
 from reglab._core.samples import Sample, SampleContext
 from reglab._core.validation import check_int
-from reglab.layers._random import GeneratorState, check_generator, check_probability, dropout
+from reglab._core.validation import check_generator
+from reglab.layers._random import GeneratorState, check_probability, dropout
 from reglab.layers._surgery import final_layer_name, wrap_module
 
 MULTI_SAMPLE_DROPOUT = Paper(

@@ -53,7 +53,9 @@ TEMPERATURE_SCALING = Paper(
 
 
 def _sample(ctx: SampleContext) -> Sample:
-    return Sample(kwargs={}, inputs=(ctx.logits.softmax(-1), ctx.y))
+    return Sample(
+        kwargs={"bins": 10}, inputs=(ctx.logits.softmax(-1), ctx.y), invalid=({"bins": 0}, {"bins": 2.5})
+    )
 
 
 @register(

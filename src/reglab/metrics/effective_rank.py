@@ -54,7 +54,7 @@ RANKME = Paper(
 
 
 def _sample(ctx: SampleContext) -> Sample:
-    return Sample(kwargs={}, inputs=(ctx.logits,))
+    return Sample(kwargs={"eps": 1e-7}, inputs=(ctx.logits,), invalid=({"eps": -1.0}, {"eps": "small"}))
 
 
 @register(

@@ -52,12 +52,17 @@ from torch import nn
 
 from reglab._core.registry import Family, Kind, register
 from reglab._core.samples import Sample, SampleContext
-from reglab.metrics._hvp import check_count, check_generator, hvp, inner, loss_gradient
+from reglab._core.validation import check_generator
+from reglab.metrics._hvp import check_count, hvp, inner, loss_gradient
 from reglab.metrics.sharpness import DYNAMICAL_STABILITY
 
 
 def _sample(ctx: SampleContext) -> Sample:
-    return Sample(kwargs={}, inputs=(ctx.model, F.cross_entropy, (ctx.x, ctx.y), 4))
+    return Sample(
+        kwargs={"samples": 4},
+        inputs=(ctx.model, F.cross_entropy, (ctx.x, ctx.y)),
+        invalid=({"samples": 0}, {"generator": "seed"}),
+    )
 
 
 @register(

@@ -55,7 +55,8 @@ from torch import nn
 
 from reglab._core.registry import Family, Kind, Paper, register
 from reglab._core.samples import Sample, SampleContext
-from reglab.metrics._hvp import check_count, check_generator, hvp, inner, loss_gradient
+from reglab._core.validation import check_generator
+from reglab.metrics._hvp import check_count, hvp, inner, loss_gradient
 
 DYNAMICAL_STABILITY = Paper(
     authors="Lei Wu, Weijie J. Su",
@@ -66,7 +67,11 @@ DYNAMICAL_STABILITY = Paper(
 
 
 def _sample(ctx: SampleContext) -> Sample:
-    return Sample(kwargs={}, inputs=(ctx.model, F.cross_entropy, (ctx.x, ctx.y), 5))
+    return Sample(
+        kwargs={"iterations": 5},
+        inputs=(ctx.model, F.cross_entropy, (ctx.x, ctx.y)),
+        invalid=({"iterations": 0}, {"generator": 3}),
+    )
 
 
 @register(

@@ -66,7 +66,7 @@ from torch import nn
 from reglab._core.registry import Family, Kind, register
 from reglab._core.samples import Sample, SampleContext
 from reglab._core.selection import Selection, as_selection
-from reglab._core.validation import check_number
+from reglab._core.validation import check_bool, check_number
 from reglab.optim._wrapper import OptimizerWrapper
 from reglab.penalties.l2 import DECOUPLED_WEIGHT_DECAY
 
@@ -123,8 +123,7 @@ class DecoupledWeightDecay(OptimizerWrapper):
         lr_scaled: bool = True,
     ) -> None:
         rate = check_number("weight_decay", weight_decay, low=0.0)
-        if not isinstance(lr_scaled, bool):
-            raise TypeError(f"lr_scaled must be a bool, got {lr_scaled!r} ({type(lr_scaled).__name__})")
+        check_bool("lr_scaled", lr_scaled)
         if isinstance(optimizer, torch.optim.Optimizer):
             inner = [g.get("weight_decay", 0) for g in optimizer.param_groups]
             if any(inner):

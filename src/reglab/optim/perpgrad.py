@@ -53,7 +53,7 @@ import torch
 
 from reglab._core.registry import Family, Kind, Paper, register
 from reglab._core.samples import Sample, SampleContext
-from reglab._core.validation import check_choice
+from reglab._core.validation import check_bool, check_choice
 from reglab.optim._perturb import flat, global_norm, params_with_grad, set_grads
 from reglab.optim._wrapper import OptimizerWrapper
 
@@ -130,9 +130,7 @@ class PerpGrad(OptimizerWrapper):
         rescale: bool = True,
     ) -> None:
         self.projection = check_choice("projection", projection, PerpGradProjection)
-        if not isinstance(rescale, bool):
-            raise TypeError(f"rescale must be a bool, got {rescale!r}")
-        self.rescale = rescale
+        self.rescale = check_bool("rescale", rescale)
         super().__init__(optimizer, {})
 
     @torch.no_grad()

@@ -62,7 +62,7 @@ import torch
 
 from reglab._core.registry import Capabilities, Family, Kind, Paper, register
 from reglab._core.samples import Sample, SampleContext
-from reglab._core.validation import check_number
+from reglab._core.validation import check_bool, check_number
 from reglab.optim._perturb import flat, global_norm, grads_of, params_with_grad, restore, snapshot
 from reglab.optim._wrapper import OptimizerWrapper
 
@@ -111,8 +111,7 @@ def sam_perturbation(
 def _check_group(group: dict[str, Any]) -> None:
     check_number("rho", group["rho"], low=0.0)
     check_number("eta", group["eta"], low=0.0)
-    if not isinstance(group["adaptive"], bool):
-        raise TypeError(f"adaptive must be a bool, got {group['adaptive']!r}")
+    check_bool("adaptive", group["adaptive"])
 
 
 def _sample(ctx: SampleContext) -> Sample:

@@ -66,7 +66,7 @@ from reglab._core.registry import Family, Kind, Paper, register
 from reglab._core.samples import Sample, SampleContext
 from reglab._core.schedules import Schedule
 from reglab._core.selection import Selection
-from reglab._core.validation import check_int, check_number
+from reglab._core.validation import check_bool, check_generator, check_int, check_number
 from reglab.penalties._matrix import MatrixPenalty, by_shape, matrices
 
 SPECTRAL_REGULARIZATION = Paper(
@@ -129,11 +129,8 @@ class Spectral(MatrixPenalty):
         super().__init__(params, strength)
         self.target = check_number("target", target, low=0.0)
         self.power_iterations = check_int("power_iterations", power_iterations, low=1)
-        if not isinstance(exact, bool):
-            raise TypeError(f"exact must be a bool, got {exact!r} ({type(exact).__name__})")
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-        self.exact = exact
+        self.exact = check_bool("exact", exact)
+        check_generator(generator)
         if not exact:
             self._init_vectors(torch.Generator().manual_seed(0) if generator is None else generator)
 
