@@ -31,7 +31,7 @@ demo: $(VENV)/.installed-bench
 	$(BIN)/reglab reproduce --quick
 	$(BIN)/reglab report
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test lint
 	$(BIN)/python -m pytest -q -m "not slow"
 
 test-all: $(VENV)/.installed-all
@@ -39,6 +39,10 @@ test-all: $(VENV)/.installed-all
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks
+
+# Pyflakes-level errors only (undefined or unused names, syntax): real defects, not style.
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check --select F,E9 src tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) reglab-results report
