@@ -35,3 +35,11 @@ def test_unknown_name_exits_2_with_nearest_names():
                           capture_output=True, text=True)
     assert done.returncode == 2
     assert "unknown method 'l3'" in done.stderr and "did you mean 'l2'" in done.stderr
+
+
+def test_show_keeps_the_card_lines_on_a_narrow_terminal(capsys, monkeypatch):
+    import reglab as rl
+
+    monkeypatch.setenv("COLUMNS", "40")
+    assert main(["show", "l2"]) == 0
+    assert rl.card("l2") in capsys.readouterr().out

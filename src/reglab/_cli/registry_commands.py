@@ -46,8 +46,7 @@ def run_show(args: argparse.Namespace, console: Console) -> int:
     caps = ", ".join(entry.capabilities.flags()) or "none"
     defaults = ", ".join(f"{k}={v!r}" for k, v in entry.defaults.items()) or "none"
     console.print(f"[bold]{entry.name}[/bold]  ({entry.family.value}, {entry.kind.value})", highlight=False)
-    console.print(f"paper: {entry.paper.cite()}", highlight=False, markup=False)
-    console.print(f"needs: {caps}", highlight=False, markup=False)
-    console.print(f"defaults: {defaults}\n", highlight=False, markup=False)
-    console.print(entry.card, highlight=False, markup=False)
+    # soft_wrap: keep the card's own line breaks (equations, tables) instead of re-wrapping
+    for text in (f"paper: {entry.paper.cite()}", f"needs: {caps}", f"defaults: {defaults}\n", entry.card):
+        console.print(text, highlight=False, markup=False, soft_wrap=True)
     return 0
