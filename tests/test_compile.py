@@ -32,24 +32,30 @@ CASES = {
 }
 
 
+def leaf(a):
+    """A fresh differentiable copy of a float tensor (or of each tensor in a list); else ``a``."""
+    if isinstance(a, list):
+        return [leaf(t) for t in a]
+    if isinstance(a, torch.Tensor) and a.is_floating_point():
+        return a.detach().clone().requires_grad_(True)
+    return a
+
+
+def grads(args):
+    tensors = [t for a in args for t in (a if isinstance(a, list) else [a])
+               if isinstance(t, torch.Tensor) and t.requires_grad]
+    return [torch.zeros_like(t) if t.grad is None else t.grad for t in tensors]  # no path: 0
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_compiled_equals_eager_with_gradients(name):
     fn, args = CASES[name]
-    leaves = [a.detach().clone().requires_grad_(True) if isinstance(a, torch.Tensor) and a.is_floating_point()
-              else [t.detach().clone().requires_grad_(True) for t in a] if isinstance(a, list) else a
-              for a in args]
-    twins = [[t.detach().clone().requires_grad_(True) for t in a] if isinstance(a, list)
-             else a.detach().clone().requires_grad_(True) if isinstance(a, torch.Tensor) and a.is_floating_point()
-             else a for a in leaves]
+    eager_args, compiled_args = [leaf(a) for a in args], [leaf(a) for a in args]
     torch._dynamo.reset()
-    compiled = torch.compile(fn, backend="aot_eager", fullgraph=False)
-    expected, got = fn(*leaves), compiled(*twins)
-    first = lambda out: out[0] if isinstance(out, tuple) else out  # noqa: E731
+    expected = fn(*eager_args)
+    got = torch.compile(fn, backend="aot_eager")(*compiled_args)
     torch.testing.assert_close(got, expected)
-    first(expected).sum().backward()
-    first(got).sum().backward()
-    flat = lambda xs: [t for a in xs for t in (a if isinstance(a, list) else [a])  # noqa: E731
-                       if isinstance(t, torch.Tensor) and t.requires_grad]
-    grad = lambda t: torch.zeros_like(t) if t.grad is None else t.grad  # noqa: E731  (no path = 0)
-    for a, b in zip(flat(leaves), flat(twins)):
-        torch.testing.assert_close(grad(b), grad(a))
+    for out in (expected, got):
+        (out[0] if isinstance(out, tuple) else out).sum().backward()
+    for a, b in zip(grads(eager_args), grads(compiled_args)):
+        torch.testing.assert_close(b, a)
