@@ -8,7 +8,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from reglab._core.validation import check_int
 
 
 def check_batch(batch: object) -> tuple[Any, Any]:
@@ -54,7 +53,3 @@ def inner(a: list[torch.Tensor], b: list[torch.Tensor]) -> torch.Tensor:
     return sum((x * y).sum() for x, y in zip(a, b))  # type: ignore[return-value]
 
 
-
-
-def check_count(name: str, value: object) -> int:
-    return check_int(name, value, low=1)

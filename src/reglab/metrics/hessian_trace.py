@@ -52,8 +52,8 @@ from torch import nn
 
 from reglab._core.registry import Family, Kind, register
 from reglab._core.samples import Sample, SampleContext
-from reglab._core.validation import check_generator
-from reglab.metrics._hvp import check_count, hvp, inner, loss_gradient
+from reglab._core.validation import check_generator, check_int
+from reglab.metrics._hvp import hvp, inner, loss_gradient
 from reglab.metrics.sharpness import DYNAMICAL_STABILITY
 
 
@@ -80,7 +80,7 @@ def hessian_trace(
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Hutchinson estimate of tr(H); see the module docstring (``reglab.card("hessian-trace")``)."""
-    samples = check_count("samples", samples)
+    samples = check_int("samples", samples, low=1)
     generator = check_generator(generator)
     params, grads = loss_gradient(model, loss_fn, batch)
     total = torch.zeros((), dtype=params[0].dtype, device=params[0].device)

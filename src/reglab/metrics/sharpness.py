@@ -55,8 +55,8 @@ from torch import nn
 
 from reglab._core.registry import Family, Kind, Paper, register
 from reglab._core.samples import Sample, SampleContext
-from reglab._core.validation import check_generator
-from reglab.metrics._hvp import check_count, hvp, inner, loss_gradient
+from reglab._core.validation import check_generator, check_int
+from reglab.metrics._hvp import hvp, inner, loss_gradient
 
 DYNAMICAL_STABILITY = Paper(
     authors="Lei Wu, Weijie J. Su",
@@ -89,7 +89,7 @@ def sharpness(
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Top Hessian eigenvalue of the loss; see the module docstring (``reglab.card("sharpness")``)."""
-    iterations = check_count("iterations", iterations)
+    iterations = check_int("iterations", iterations, low=1)
     generator = check_generator(generator)
     params, grads = loss_gradient(model, loss_fn, batch)
     v = [torch.randn(p.shape, generator=generator, dtype=p.dtype).to(p.device) for p in params]
