@@ -29,10 +29,6 @@ def median_times(fns: dict[str, Callable[[], Any]], repeats: int = 20, warmup: i
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
-def ratio(times: dict[str, float], numerator: str, denominator: str) -> float:
-    return times[numerator] / times[denominator]
-
-
 def save(name: str, rows: list[dict[str, Any]]) -> pathlib.Path:
     """Write ``rows`` (each with at least ``benchmark`` and ``ratio``) to results/NAME.json."""
     RESULTS.mkdir(exist_ok=True)
