@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from reglab.penalties._matrix import as_matrix, by_shape, matrices
+from reglab.penalties._matrix import as_matrix, by_shape, matrices, vectors
 
 
 def test_conv_kernels_flatten_to_out_by_fan_in_and_1d_are_skipped():
@@ -21,3 +21,13 @@ def test_by_shape_stacks_equal_shapes_and_keeps_singletons_as_views():
 def test_no_matrix_raises():
     with pytest.raises(ValueError, match="selects no matrices"):
         matrices([torch.ones(3)])
+
+
+def test_vectors_are_the_1d_tensors_and_batch_by_length():
+    conv, b1, lin, b2, b3 = torch.randn(4, 3, 2, 2), torch.randn(4), torch.randn(5, 6), torch.randn(5), torch.randn(4)
+    vecs = vectors([conv, b1, lin, b2, b3])
+    assert [v is p for v, p in zip(vecs, [b1, b2, b3])] == [True, True, True]
+    assert vectors([lin]) == []
+    batches = by_shape(vecs)
+    assert [tuple(x.shape) for x in batches] == [(2, 4), (1, 5)]
+    assert torch.equal(batches[0][1], b3)

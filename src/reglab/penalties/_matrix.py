@@ -2,9 +2,10 @@
 
 A tensor of two or more dimensions is read as the matrix (rows = output units or filters,
 columns = everything else): a conv kernel (out, in, k, k) becomes (out, in·k·k), as in spectral
-normalization. 1-D tensors (biases, norm scales) are skipped. ``by_shape`` stacks matrices of one
-shape, dtype and device into a batch so that SVDs and Gram products run batched instead of in a
-Python loop; a shape that occurs once is a view, not a copy.
+normalization. 1-D tensors (biases, norm scales) are skipped by ``matrices`` and listed by
+``vectors``. ``by_shape`` stacks tensors (matrices or vectors) of one shape, dtype and device into
+a batch so that SVDs and Gram products run batched instead of in a Python loop; a shape that
+occurs once is a view, not a copy.
 """
 
 from __future__ import annotations
@@ -35,8 +36,13 @@ def matrices(params: Iterable[torch.Tensor]) -> list[torch.Tensor]:
     return mats
 
 
+def vectors(params: Iterable[torch.Tensor]) -> list[torch.Tensor]:
+    """The 1-D tensors (biases, norm scales), in order; possibly none."""
+    return [p for p in params if p.ndim == 1]
+
+
 def by_shape(mats: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Batches (B, rows, columns) of the matrices that share shape, dtype and device."""
+    """Batches (B, *shape) of the tensors sharing shape, dtype and device; (B, rows, cols) for matrices."""
     groups: dict[tuple[object, ...], list[torch.Tensor]] = {}
     for m in mats:
         groups.setdefault((tuple(m.shape), m.dtype, m.device), []).append(m)
