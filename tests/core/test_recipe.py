@@ -61,6 +61,20 @@ class OtherClosureOpt(ClosureOpt):
     pass
 
 
+class ClosureSGD(torch.optim.SGD):
+    """An optimizer (not a reglab wrapper) that evaluates the closure itself, as LBFGS does."""
+
+    calls = 0
+
+    def step(self, closure=None):
+        if closure is None:
+            raise ValueError("needs a closure")
+        self.calls += 1
+        loss = closure()
+        super().step()
+        return loss
+
+
 class HardLabelLoss(nn.Module):
     def forward(self, logits, y, index):
         assert y.dtype == torch.long
@@ -77,6 +91,7 @@ def stand_ins():
     added = {
         "test-closure-opt": (ClosureOpt, Kind.OPTIMIZER, Capabilities(needs_closure=True)),
         "test-other-closure-opt": (OtherClosureOpt, Kind.OPTIMIZER, Capabilities(needs_closure=True)),
+        "test-closure-sgd": (ClosureSGD, Kind.OPTIMIZER, Capabilities(needs_closure=True)),
         "test-hard-loss": (HardLabelLoss, Kind.LOSS,
                            Capabilities(needs_hard_labels=True, needs_sample_index=True)),
         "test-soft-targets": (SoftTargets, Kind.TRANSFORM, Capabilities(changes_targets=True)),
@@ -99,6 +114,27 @@ def test_closure_wrapper_gets_a_closure_and_index_reaches_the_loss():
     assert opt.calls == 1
 
 
+@pytest.mark.parametrize("outer", [rl.ClipGradNorm, rl.PerpGrad, rl.DecoupledWeightDecay, rl.ProximalL1])
+def test_a_rewrite_around_sam_equals_sam_around_it(outer):
+    """The closure is passed through: outer(SAM(opt)) steps like SAM(outer(opt)) in a Recipe."""
+    x, y = data()
+    m1, m2 = model(), model()
+    r1 = rl.Recipe([outer(rl.SAM(torch.optim.SGD(m1.parameters(), lr=0.1), rho=0.1))])
+    r2 = rl.Recipe([rl.SAM(outer(torch.optim.SGD(m2.parameters(), lr=0.1)), rho=0.1)])
+    for _ in range(2):
+        torch.testing.assert_close(r1.step(m1, x, y), r2.step(m2, x, y), rtol=0, atol=0)
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-14)
+
+
+def test_proximal_l1_forwards_the_closure_to_any_optimizer():
+    x, y = data()
+    m = model()
+    inner = ClosureSGD(m.parameters(), lr=0.1)
+    rl.Recipe([rl.ProximalL1(inner, strength=1e-3)]).step(m, x, y)
+    assert inner.calls == 1
+
+
 def test_soft_targets_reach_the_default_loss():
     x, y = data()
     m = model()
@@ -115,6 +151,8 @@ def test_soft_targets_reach_the_default_loss():
          "got 2 optimizers"),
         (lambda m: [OtherClosureOpt(ClosureOpt(torch.optim.SGD(m.parameters(), lr=1)))],
          "both re-evaluate the loss"),
+        (lambda m: [rl.ClipGradNorm(ClosureOpt(torch.optim.SGD(m.parameters(), lr=1)))],
+         "'clip-grad-norm' steps 'test-closure-opt' without passing it the closure"),
         (lambda m: [SoftTargets(), HardLabelLoss(), torch.optim.SGD(m.parameters(), lr=1)],
          "'test-soft-targets' turns labels into soft targets, but the loss 'test-hard-loss' needs"),
         (lambda m: [nn.MSELoss(), nn.L1Loss(), torch.optim.SGD(m.parameters(), lr=1)],

@@ -103,7 +103,7 @@ def test_state_dict_nests_inner_and_wrapper_and_errors_are_clear():
     loss_of(model, x, y).backward()
     opt.step()
     state = opt.state_dict()
-    assert set(state) == {"inner", "wrapper"}
+    assert set(state) == {"inner", "wrapper", "step"} and state["step"] == 1
     assert state["wrapper"]["param_groups"][0]["reglab_weight_decay"] == 0.1
     with pytest.raises(ValueError, match=r"optimizer already applies weight_decay=\[0.01\]"):
         rl.DecoupledWeightDecay(torch.optim.AdamW(model.parameters()), weight_decay=0.1)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from reglab.optim._post_step import PostStepHook
+from reglab._core.post_step import PostStepHook
 from reglab.optim._wrapper import OptimizerWrapper
 
 

@@ -7,8 +7,11 @@ step (through a closure when a wrapper needs one) -> post-step hooks. The benchm
 Lightning callback and the Hugging Face callback all train through it.
 
 It refuses combinations that cannot work, with a message saying why: two optimizers, two
-closure-evaluating wrappers nested, a target-changing transform before a loss that needs hard
-labels, two losses, diagnostics or model surgery in the step.
+closure-evaluating wrappers nested, a wrapper that would step a closure-needing optimizer without
+the closure, a target-changing transform before a loss that needs hard labels, two losses,
+diagnostics or model surgery in the step. reglab's gradient rewrites (``ClipGradNorm``,
+``PerpGrad``, ``DecoupledWeightDecay``, ``ProximalL1``) pass the closure through to a SAM, AMP
+or gradient-norm penalty inside them.
 
 >>> import torch, reglab as rl
 >>> torch.manual_seed(0) and None
@@ -71,6 +74,19 @@ def _optimizer_chain(optimizer: torch.optim.Optimizer) -> list[object]:
     return chain
 
 
+def _passes_closure(outer: list[object], inner: object) -> bool:
+    """Whether the wrappers in ``outer`` hand the closure down to ``inner``.
+
+    reglab's wrappers do when ``inner`` is one of reglab's closure-evaluating wrappers (SAM, AMP,
+    gradient-norm penalty): an outer gradient rewrite then acts on the gradient ``inner`` finally
+    steps with. Other optimizers are stepped without the closure, except by wrappers that always
+    forward it (``ProximalL1``: it steps its inner optimizer with the closure).
+    """
+    reglab = bool(getattr(inner, "evaluates_closure", False))
+    return all(getattr(o, "forwards_closure", False) or (reglab and hasattr(type(o), "evaluates_closure"))
+               for o in outer)
+
+
 class Recipe:
     """Compose methods for one training step; see the module docstring."""
 
@@ -131,6 +147,12 @@ class Recipe:
                 f"{names} both re-evaluate the loss through the closure, so nesting them "
                 "multiplies the forward-backward passes and mixes their perturbations; use one"
             )
+        for depth, inner in enumerate(chain[1:], start=1):
+            if closures and inner is closures[0] and not _passes_closure(chain[:depth], inner):
+                raise ValueError(
+                    f"{_label(chain[depth - 1])} steps {_label(inner)} without passing it the closure "
+                    f"that {_label(inner)} needs; make {_label(inner)} the outermost optimizer"
+                )
         return optimizers[0]
 
     @staticmethod

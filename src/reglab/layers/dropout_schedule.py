@@ -60,7 +60,7 @@ from reglab._core.validation import check_strength
 from reglab.layers.drop_path import DropPath
 from reglab.layers.large_dropout import LargeDropout
 from reglab.layers.multi_sample_dropout import MultiSampleDropout
-from reglab.optim._post_step import PostStepHook
+from reglab._core.post_step import PostStepHook
 
 DROPOUT_REDUCES_UNDERFITTING = Paper(
     authors="Zhuang Liu, Zhiqiu Xu, Joseph Jin, Zhiqiang Shen, Trevor Darrell",

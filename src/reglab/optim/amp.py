@@ -11,9 +11,13 @@ With N = 1 and ζ‖∇L‖ >= ε the ascent ends on the sphere, Δ = ε ∇L/�
 
 Arguments:
     optimizer: the inner optimizer that takes the step from θ.
-    epsilon: ε >= 0, the radius of the perturbation ball (the paper tunes it in 0.1 to 1).
-    inner_steps: N >= 1, the number of ascent steps.
-    inner_lr: ζ > 0, the ascent step size (1 in the paper's code).
+    epsilon: ε >= 0, the radius of the perturbation ball (the paper tunes it in 0.1 to 1), a
+        float or a schedule (``rl.schedules``) evaluated at the wrapper's step counter.
+    inner_steps: N >= 1, the number of ascent steps (an integer, not a schedule).
+    inner_lr: ζ > 0, the ascent step size (1 in the paper's code), a float or a schedule.
+    All three are kept in each param group (``epsilon``, ``inner_steps``, ``inner_lr``) and can be
+    changed there by hand; ζ may differ per group, ε and N must be the same in every group (the
+    ball is over the whole parameter vector).
 
 Returns:
     ``step(closure)`` returns the closure's loss at θ (before any perturbation).
@@ -41,7 +45,7 @@ Traps:
       both readings give SAM for N = 1 when the step reaches the sphere.
     - The ball is over the whole parameter vector, as in the paper's definition of the AMP loss;
       the authors' code projects each tensor on its own ε-ball, a different (looser) constraint.
-    - ε, N and ζ are the same for all param groups (the ball is shared).
+    - ε and N are the same for all param groups (the ball is shared); ζ may differ per group.
 """
 
 from __future__ import annotations
@@ -53,9 +57,10 @@ import torch
 
 from reglab._core.registry import Capabilities, Family, Kind, Paper, register
 from reglab._core.samples import Sample, SampleContext
-from reglab._core.validation import check_int, check_number
+from reglab._core.schedules import Schedule
+from reglab._core.validation import check_int
 from reglab.optim._perturb import flat, global_norm, grads_of, params_with_grad, restore, snapshot
-from reglab.optim._wrapper import OptimizerWrapper
+from reglab.optim._wrapper import Action, ClosureWrapper, as_float, check_hyper
 
 ADVERSARIAL_MODEL_PERTURBATION = Paper(
     authors="Yaowei Zheng, Richong Zhang, Yongyi Mao",
@@ -69,12 +74,19 @@ def amp_ascent(
     delta: list[torch.Tensor] | None, grads: list[torch.Tensor], inner_lr: float, epsilon: float
 ) -> list[torch.Tensor]:
     """One ascent step Δ + ζ g (Δ = 0 when ``None``), projected on the ε-ball of the whole list (new tensors)."""
-    if delta is None:
-        moved = torch._foreach_mul(grads, inner_lr)
-    else:
-        moved = torch._foreach_add(delta, grads, alpha=inner_lr)
-    norm = global_norm(moved)
-    torch._foreach_mul_(moved, (epsilon / norm.clamp_min(1e-12)).clamp(max=1.0))
+    return _ascent([delta], [grads], [inner_lr], epsilon)[0]
+
+
+def _ascent(
+    deltas: list[list[torch.Tensor] | None], grads: list[list[torch.Tensor]], lrs: list[float], epsilon: float
+) -> list[list[torch.Tensor]]:
+    """``amp_ascent`` over param groups, each with its own ζ, projected on one ε-ball."""
+    moved = [torch._foreach_mul(g, lr) if d is None else torch._foreach_add(d, g, alpha=lr)
+             for d, g, lr in zip(deltas, grads, lrs)]
+    factor = (epsilon / global_norm(flat(moved)).clamp_min(1e-12)).clamp(max=1.0)
+    for m in moved:
+        if m:
+            torch._foreach_mul_(m, factor)
     return moved
 
 
@@ -95,39 +107,48 @@ def _sample(ctx: SampleContext) -> Sample:
     capabilities=Capabilities(needs_closure=True),
     sample=_sample,
 )
-class AMP(OptimizerWrapper):
+class AMP(ClosureWrapper):
     """Adversarial model perturbation wrapper; see ``reglab.card("amp")``."""
 
     def __init__(
         self,
         optimizer: torch.optim.Optimizer,
-        epsilon: float = 0.5,
+        epsilon: float | Schedule = 0.5,
         inner_steps: int = 1,
-        inner_lr: float = 1.0,
+        inner_lr: float | Schedule = 1.0,
     ) -> None:
-        self.epsilon = check_number("epsilon", epsilon, low=0.0)
-        self.inner_steps = check_int("inner_steps", inner_steps, low=1)
-        self.inner_lr = check_number("inner_lr", inner_lr, low=0.0, low_open=True)
-        super().__init__(optimizer, {})
+        epsilon = check_hyper("epsilon", epsilon)
+        inner_steps = check_int("inner_steps", inner_steps, low=1)
+        inner_lr = check_hyper("inner_lr", inner_lr, low_open=True)
+        super().__init__(optimizer, {"epsilon": as_float(epsilon), "inner_steps": inner_steps,
+                                     "inner_lr": as_float(inner_lr)})
+        for group in self.param_groups:
+            check_hyper("epsilon", group["epsilon"])
+            check_int("inner_steps", group["inner_steps"], low=1)
+            check_hyper("inner_lr", group["inner_lr"], low_open=True)
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+    def _step(self, closure: Callable[[], Any] | None, before: tuple[Action, ...]) -> Any:
         closure = self._require_closure(closure)
         loss = closure()
-        params = flat(params_with_grad(self.param_groups))
-        if self.epsilon > 0 and params:
+        groups = params_with_grad(self.param_groups)
+        params = flat(groups)
+        epsilon = self._shared_value("epsilon", "the ball is over all parameters")
+        if epsilon > 0 and params:
+            inner_steps = self._shared_value("inner_steps", "the ascent moves all parameters together")
+            lrs = [self._value(g, "inner_lr") for g in self.param_groups]
             saved = snapshot(params)
-            delta = None
-            for k in range(self.inner_steps):
-                delta = amp_ascent(delta, grads_of(params), self.inner_lr, self.epsilon)
+            delta: list[list[torch.Tensor] | None] = [None] * len(groups)
+            for k in range(inner_steps):
+                delta = _ascent(delta, [grads_of(ps) for ps in groups], lrs, epsilon)  # type: ignore[assignment]
                 if k > 0:  # back to θ, then to θ + Δ (the first step starts at θ)
                     restore(params, saved)
-                torch._foreach_add_(params, delta)
+                torch._foreach_add_(params, flat(delta))  # type: ignore[arg-type]
                 closure()
             restore(params, saved)
-        self.optimizer.step()
+        self._inner_step(before)
         return loss
 
     def __repr__(self) -> str:
-        return (f"AMP(epsilon={self.epsilon}, inner_steps={self.inner_steps}, "
-                f"inner_lr={self.inner_lr}, optimizer={self.optimizer!r})")
+        g = self.param_groups[0]
+        return (f"AMP(epsilon={g['epsilon']}, inner_steps={g['inner_steps']}, "
+                f"inner_lr={g['inner_lr']}, optimizer={self.optimizer!r})")

@@ -8,8 +8,11 @@ Equation (Pascanu et al. 2013, Algorithm 1)::
 ``torch.nn.utils.clip_grad_norm_``), so the direction of the update is kept.
 
 Arguments:
-    optimizer: the inner optimizer.
-    max_norm: τ > 0.
+    optimizer: the inner optimizer (it may be a closure-evaluating wrapper such as SAM: the
+        clipping then acts on the gradient SAM steps with, ∇L(w + ε̂), right before the inner step).
+    max_norm: τ > 0, a float or a schedule (``rl.schedules``) evaluated at the wrapper's step
+        counter. Kept in each param group as ``max_norm`` (change it there by hand); the norm is
+        global, so it must be the same in every group.
 
 Returns:
     ``step(closure=None)`` returns the closure's loss, or None without a closure. A closure is
@@ -37,16 +40,13 @@ Traps:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import torch
 
 from reglab._core.registry import Family, Kind, Paper, register
 from reglab._core.samples import Sample, SampleContext
-from reglab._core.validation import check_number
+from reglab._core.schedules import Schedule
 from reglab.optim._perturb import flat, global_norm, params_with_grad, set_grads
-from reglab.optim._wrapper import OptimizerWrapper
+from reglab.optim._wrapper import PreStepWrapper, as_float, check_hyper
 
 DIFFICULTY_OF_TRAINING_RNNS = Paper(
     authors="Razvan Pascanu, Tomas Mikolov, Yoshua Bengio",
@@ -81,22 +81,21 @@ def _sample(ctx: SampleContext) -> Sample:
     paper=DIFFICULTY_OF_TRAINING_RNNS,
     sample=_sample,
 )
-class ClipGradNorm(OptimizerWrapper):
+class ClipGradNorm(PreStepWrapper):
     """Global gradient-norm clipping wrapper; see ``reglab.card("clip-grad-norm")``."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, max_norm: float = 1.0) -> None:
-        self.max_norm = check_number("max_norm", max_norm, low=0.0, low_open=True)
-        super().__init__(optimizer, {})
+    def __init__(self, optimizer: torch.optim.Optimizer, max_norm: float | Schedule = 1.0) -> None:
+        max_norm = check_hyper("max_norm", max_norm, low_open=True)
+        super().__init__(optimizer, {"max_norm": as_float(max_norm)})
+        for group in self.param_groups:
+            check_hyper("max_norm", group["max_norm"], low_open=True)
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = None if closure is None else torch.enable_grad()(closure)()
+    def _rewrite(self) -> None:
         params = flat(params_with_grad(self.param_groups))
         if params:
-            clipped, _ = clip_by_global_norm([p.grad for p in params], self.max_norm)
+            max_norm = self._shared_value("max_norm", "the norm is over all groups")
+            clipped, _ = clip_by_global_norm([p.grad for p in params], max_norm)
             set_grads(params, clipped)
-        self.optimizer.step()
-        return loss
 
     def __repr__(self) -> str:
-        return f"ClipGradNorm(max_norm={self.max_norm}, optimizer={self.optimizer!r})"
+        return f"ClipGradNorm(max_norm={self.param_groups[0]['max_norm']}, optimizer={self.optimizer!r})"

@@ -12,12 +12,16 @@ group's ``reglab_weight_decay`` (``weight_decay`` unless you set it per group). 
 ``AdamW(..., weight_decay=wd)`` step for step. With SGD inside it is SGDW.
 
 Arguments:
-    optimizer: the inner ``torch.optim.Optimizer``; its own ``weight_decay`` must be 0.
-    weight_decay: λ >= 0 (written into every parameter group as ``reglab_weight_decay``).
+    optimizer: the inner ``torch.optim.Optimizer``; its own ``weight_decay`` must be 0. It may be
+        a closure-evaluating wrapper such as SAM: the decay then runs after SAM's passes (the
+        gradients are taken at the undecayed weights), right before the inner step.
+    weight_decay: λ >= 0, a float or a schedule (``rl.schedules``) evaluated at the wrapper's step
+        counter (written into every parameter group as ``reglab_weight_decay``).
     params: ``None`` (every parameter the optimizer updates) or a selection, module or iterable
         of tensors (a module means its "weights": no biases, norm layers or embeddings); only
         these tensors are decayed.
-    lr_scaled: bool, multiply the decay by the group's learning rate (default True).
+    lr_scaled: bool, multiply the decay by the group's learning rate (default True); written
+        into every parameter group as ``reglab_lr_scaled``.
 
 Returns:
     ``step(closure=None)`` returns the closure's loss (or ``None``); it works without a closure.
@@ -52,12 +56,13 @@ Traps:
     - Parameters without a gradient (frozen, or unused this step) are not decayed, as in AdamW.
     - The closure, when given, is evaluated once before the decay (the gradient is taken at the
       undecayed weights, as in AdamW) and the inner step is called without it, so inner
-      optimizers that need a closure of their own (LBFGS) are not supported.
+      optimizers that need a closure of their own (LBFGS) are not supported; reglab's
+      closure-evaluating wrappers (SAM, ...) are, the closure being passed through to them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -65,32 +70,20 @@ from torch import nn
 
 from reglab._core.registry import Family, Kind, register
 from reglab._core.samples import Sample, SampleContext
-from reglab._core.selection import Selection, as_selection
-from reglab._core.validation import check_bool, check_number
-from reglab.optim._wrapper import OptimizerWrapper
+from reglab._core.schedules import Schedule
+from reglab._core.selection import Selection, optimizer_selection
+from reglab._core.validation import check_bool
+from reglab.optim._wrapper import PreStepWrapper, as_float, check_hyper
 from reglab.penalties.l2 import DECOUPLED_WEIGHT_DECAY
 
 GROUP_KEY = "reglab_weight_decay"
+LR_SCALED_KEY = "reglab_lr_scaled"
 
 
 def decoupled_weight_decay_(params: list[torch.Tensor], rate: float | torch.Tensor) -> None:
     """w ← (1 − rate)·w in place for every tensor of ``params``, with one foreach call."""
     if params:
         torch._foreach_mul_(params, 1.0 - rate)
-
-
-def _chosen(
-    optimizer: torch.optim.Optimizer, params: Selection | nn.Module | Iterable[torch.Tensor] | None
-) -> frozenset[int] | None:
-    """Ids of the tensors to act on (``None``: all), checked to be updated by ``optimizer``."""
-    if params is None:
-        return None
-    chosen = as_selection(params)
-    known = {id(p) for g in optimizer.param_groups for p in g["params"]}
-    strangers = [name for name, p in chosen.named if id(p) not in known]
-    if strangers:
-        raise ValueError(f"params holds tensors the optimizer does not update: {strangers}")
-    return frozenset(id(p) for p in chosen)
 
 
 def _sample(ctx: SampleContext) -> Sample:
@@ -112,17 +105,17 @@ def _sample(ctx: SampleContext) -> Sample:
     paper=DECOUPLED_WEIGHT_DECAY,
     sample=_sample,
 )
-class DecoupledWeightDecay(OptimizerWrapper):
+class DecoupledWeightDecay(PreStepWrapper):
     """Decay w ← w − η·λ·w before the inner step; see ``reglab.card("decoupled-weight-decay")``."""
 
     def __init__(
         self,
         optimizer: torch.optim.Optimizer,
-        weight_decay: float = 1e-2,
+        weight_decay: float | Schedule = 1e-2,
         params: Selection | nn.Module | Iterable[torch.Tensor] | None = None,
         lr_scaled: bool = True,
     ) -> None:
-        rate = check_number("weight_decay", weight_decay, low=0.0)
+        rate = check_hyper("weight_decay", weight_decay)
         check_bool("lr_scaled", lr_scaled)
         if isinstance(optimizer, torch.optim.Optimizer):
             inner = [g.get("weight_decay", 0) for g in optimizer.param_groups]
@@ -131,29 +124,25 @@ class DecoupledWeightDecay(OptimizerWrapper):
                     f"optimizer already applies weight_decay={inner}; set it to 0 so that the decay "
                     "is not applied twice (use Adam, not AdamW, inside)"
                 )
-        super().__init__(optimizer, {GROUP_KEY: rate})
-        self.lr_scaled = lr_scaled
-        self._only = _chosen(optimizer, params)
+        super().__init__(optimizer, {GROUP_KEY: as_float(rate), LR_SCALED_KEY: lr_scaled})
+        for group in self.param_groups:
+            check_hyper("weight_decay", group[GROUP_KEY])
+            check_bool("lr_scaled", group[LR_SCALED_KEY])
+        self._only = optimizer_selection(optimizer, params)
 
     def _decayed(self, group: dict[str, Any]) -> list[torch.Tensor]:
         return [p for p in group["params"]
                 if p.grad is not None and (self._only is None or id(p) in self._only)]
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+    def _rewrite(self) -> None:
         for group in self.param_groups:
-            decay = group[GROUP_KEY]
+            decay = self._value(group, GROUP_KEY)
             if decay:
-                rate = group["lr"] * decay if self.lr_scaled else decay
+                rate = group["lr"] * decay if group[LR_SCALED_KEY] else decay
                 decoupled_weight_decay_(self._decayed(group), rate)
-        self.optimizer.step()
-        return loss
 
     def __repr__(self) -> str:
         chosen = "all" if self._only is None else f"{len(self._only)} tensors"
-        return (f"{type(self).__name__}({type(self.optimizer).__name__}, lr_scaled={self.lr_scaled}, "
+        return (f"{type(self).__name__}({type(self.optimizer).__name__}, "
+                f"lr_scaled={[g[LR_SCALED_KEY] for g in self.param_groups]}, "
                 f"params={chosen}, weight_decay={[g[GROUP_KEY] for g in self.param_groups]})")

@@ -13,11 +13,16 @@ unnormalized SAM.
 
 Arguments:
     optimizer: the inner optimizer; it steps with the penalized gradient.
-    strength: γ >= 0 (the paper sweeps 1e-4 to 1e-1).
+    strength: γ >= 0 (the paper sweeps 1e-4 to 1e-1), a float or a schedule (``rl.schedules``)
+        evaluated at the wrapper's step counter; kept in each param group as ``strength`` and may
+        differ per group (each group's part of the gradient gets its own γ).
     method: ``"fd-ascent"`` (default, recommended by the paper), ``"fd-descent"`` or
         ``"double-backprop"`` (a ``GradientNormMethod``).
     epsilon: ε > 0, the probe size of the finite differences (the paper sweeps 0.01 to 0.5 and
-        finds large ε generalizes best with fd-ascent); unused by double-backprop.
+        finds large ε generalizes best with fd-ascent), a float or a schedule; unused by
+        double-backprop. Kept in each param group as ``epsilon``; the probe moves all parameters
+        at once, so it must be the same in every group.
+    ``method`` is fixed at construction (it decides what the closure must do).
 
 Returns:
     ``step(closure)`` returns the closure's loss at θ.
@@ -47,7 +52,7 @@ Traps:
     - The penalty is on the gradient of the closure's loss, penalties included.
     - ReLU networks have a piecewise-constant gradient; a probe that crosses a kink makes the
       finite difference differ from the (almost everywhere) exact H g.
-    - γ, ε and the method are the same for all param groups.
+    - ε and the method are the same for all param groups; γ may differ per group.
 """
 
 from __future__ import annotations
@@ -60,9 +65,10 @@ import torch
 
 from reglab._core.registry import Capabilities, Family, Kind, Paper, register
 from reglab._core.samples import Sample, SampleContext
-from reglab._core.validation import check_choice, check_number
+from reglab._core.schedules import Schedule
+from reglab._core.validation import check_choice
 from reglab.optim._perturb import flat, grads_of, params_with_grad, restore, set_grads, snapshot
-from reglab.optim._wrapper import OptimizerWrapper
+from reglab.optim._wrapper import Action, ClosureWrapper, as_float, check_hyper
 
 GRADIENT_REGULARIZATION = Paper(
     authors="Ryo Karakida, Tomoumi Takase, Tomohiro Hayase, Kazuki Osawa",
@@ -115,20 +121,23 @@ def _sample(ctx: SampleContext) -> Sample:
     capabilities=Capabilities(needs_closure=True),
     sample=_sample,
 )
-class GradientNormPenalty(OptimizerWrapper):
+class GradientNormPenalty(ClosureWrapper):
     """Gradient-norm penalty wrapper; see ``reglab.card("gradient-norm")``."""
 
     def __init__(
         self,
         optimizer: torch.optim.Optimizer,
-        strength: float = 0.01,
+        strength: float | Schedule = 0.01,
         method: GradientNormMethod | str = GradientNormMethod.FD_ASCENT,
-        epsilon: float = 0.01,
+        epsilon: float | Schedule = 0.01,
     ) -> None:
-        self.strength = check_number("strength", strength, low=0.0)
+        strength = check_hyper("strength", strength)
         self.method = check_choice("method", method, GradientNormMethod)
-        self.epsilon = check_number("epsilon", epsilon, low=0.0, low_open=True)
-        super().__init__(optimizer, {})
+        epsilon = check_hyper("epsilon", epsilon, low_open=True)
+        super().__init__(optimizer, {"strength": as_float(strength), "epsilon": as_float(epsilon)})
+        for group in self.param_groups:
+            check_hyper("strength", group["strength"])
+            check_hyper("epsilon", group["epsilon"], low_open=True)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -138,31 +147,47 @@ class GradientNormPenalty(OptimizerWrapper):
             needs_create_graph=self.method is GradientNormMethod.DOUBLE_BACKPROP,
         )
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+    def _step(self, closure: Callable[[], Any] | None, before: tuple[Action, ...]) -> Any:
         closure = self._require_closure(closure)
         loss = closure()
-        params = flat(params_with_grad(self.param_groups))
+        groups = params_with_grad(self.param_groups)
+        strengths = [self._value(g, "strength") for g in self.param_groups]
         if self.method is GradientNormMethod.DOUBLE_BACKPROP:
-            set_grads(params, self._double_backprop(params) if self.strength > 0 else grads_of(params))
-        elif self.strength > 0 and params:
-            set_grads(params, self._finite_difference(params, closure))
-        self.optimizer.step()
+            params = flat(groups)
+            if any(strengths):
+                set_grads(params, self._double_backprop(groups, strengths))
+            else:
+                set_grads(params, grads_of(params))
+        elif any(ps and s > 0 for ps, s in zip(groups, strengths)):
+            set_grads(flat(groups), self._finite_difference(groups, strengths, closure))
+        self._inner_step(before)
         return loss
 
-    def _finite_difference(self, params: list[torch.Tensor], closure: Callable[[], Any]) -> list[torch.Tensor]:
+    def _finite_difference(
+        self, groups: list[list[torch.Tensor]], strengths: list[float], closure: Callable[[], Any]
+    ) -> list[torch.Tensor]:
+        epsilon = self._shared_value("epsilon", "the probe moves all parameters at once")
+        params = flat(groups)
         grads = [p.grad.detach() for p in params]
         for p in params:  # keep g: the probe's backward then writes fresh gradient tensors
             p.grad = None
         saved = snapshot(params)
         sign = 1.0 if self.method is GradientNormMethod.FD_ASCENT else -1.0
-        torch._foreach_add_(params, grads, alpha=sign * self.epsilon)
+        torch._foreach_add_(params, grads, alpha=sign * epsilon)
         closure()
         probe = grads_of(params)
         restore(params, saved)
-        return finite_difference_penalty_gradient(grads, probe, self.strength, self.epsilon, self.method)
+        out, start = [], 0
+        for ps, strength in zip(groups, strengths):
+            end = start + len(ps)
+            if ps:
+                out += finite_difference_penalty_gradient(grads[start:end], probe[start:end], strength,
+                                                          epsilon, self.method)
+            start = end
+        return out
 
-    def _double_backprop(self, params: list[torch.Tensor]) -> list[torch.Tensor]:
+    def _double_backprop(self, groups: list[list[torch.Tensor]], strengths: list[float]) -> list[torch.Tensor]:
+        params = flat(groups)
         grads = grads_of(params)
         if not params:
             return []
@@ -174,9 +199,11 @@ class GradientNormPenalty(OptimizerWrapper):
         with torch.enable_grad():
             half_sq = sum((g * g).sum() for g in grads if g.requires_grad)
             hess_grad = torch.autograd.grad(half_sq * 0.5, params, allow_unused=True)
-        return [g.detach() + self.strength * (torch.zeros_like(g) if hg is None else hg)
-                for g, hg in zip(grads, hess_grad)]
+        per_param = [s for ps, s in zip(groups, strengths) for _ in ps]
+        return [g.detach() + s * (torch.zeros_like(g) if hg is None else hg)
+                for g, hg, s in zip(grads, hess_grad, per_param)]
 
     def __repr__(self) -> str:
-        return (f"GradientNormPenalty(strength={self.strength}, method={self.method.value!r}, "
-                f"epsilon={self.epsilon}, optimizer={self.optimizer!r})")
+        g = self.param_groups[0]
+        return (f"GradientNormPenalty(strength={g['strength']}, method={self.method.value!r}, "
+                f"epsilon={g['epsilon']}, optimizer={self.optimizer!r})")

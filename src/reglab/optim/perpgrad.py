@@ -11,10 +11,15 @@ logits) without changing the predictions. The projection is per parameter tensor
 over the whole parameter vector.
 
 Arguments:
-    optimizer: the inner optimizer (the paper uses AdamW and SGD: ⊥AdamW, ⊥SGD).
+    optimizer: the inner optimizer (the paper uses AdamW and SGD: ⊥AdamW, ⊥SGD). It may be a
+        closure-evaluating wrapper such as SAM: the projection then acts on the gradient SAM
+        steps with, ∇L(θ + ε̂), against the restored θ, right before the inner step.
     projection: ``"per-tensor"`` (default) or ``"global"`` (a ``PerpGradProjection``).
     rescale: True (default) scales g⊥ back to ‖g‖ (per tensor, or globally); False keeps the
         plain projection.
+    Both are kept in each param group (``projection``, ``rescale``) and may differ per group;
+    the tensors of all "global" groups are projected together as one vector, so those groups
+    must agree on ``rescale``.
 
 Returns:
     ``step(closure=None)`` returns the closure's loss, or None without a closure. A closure is
@@ -45,17 +50,15 @@ Traps:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
 
 import torch
 
 from reglab._core.registry import Family, Kind, Paper, register
 from reglab._core.samples import Sample, SampleContext
 from reglab._core.validation import check_bool, check_choice
-from reglab.optim._perturb import flat, global_norm, params_with_grad, set_grads
-from reglab.optim._wrapper import OptimizerWrapper
+from reglab.optim._perturb import global_norm, params_with_grad, set_grads
+from reglab.optim._wrapper import PreStepWrapper
 
 GROKKING_AT_THE_EDGE = Paper(
     authors="Lucas Prieto, Melih Barsbey, Pedro A.M. Mediano, Tolga Birdal",
@@ -120,7 +123,7 @@ def _sample(ctx: SampleContext) -> Sample:
     paper=GROKKING_AT_THE_EDGE,
     sample=_sample,
 )
-class PerpGrad(OptimizerWrapper):
+class PerpGrad(PreStepWrapper):
     """⊥Grad wrapper; see ``reglab.card("perpgrad")``."""
 
     def __init__(
@@ -129,20 +132,33 @@ class PerpGrad(OptimizerWrapper):
         projection: PerpGradProjection | str = PerpGradProjection.PER_TENSOR,
         rescale: bool = True,
     ) -> None:
-        self.projection = check_choice("projection", projection, PerpGradProjection)
-        self.rescale = check_bool("rescale", rescale)
-        super().__init__(optimizer, {})
+        projection = check_choice("projection", projection, PerpGradProjection)
+        super().__init__(optimizer, {"projection": projection, "rescale": check_bool("rescale", rescale)})
+        for group in self.param_groups:
+            group["projection"] = check_choice("projection", group["projection"], PerpGradProjection)
+            check_bool("rescale", group["rescale"])
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = None if closure is None else torch.enable_grad()(closure)()
-        params = flat(params_with_grad(self.param_groups))
-        if params:
-            grads = [p.grad for p in params]
-            set_grads(params, perpendicular_gradient(params, grads, self.projection, self.rescale))
-        self.optimizer.step()
-        return loss
+    def _rewrite(self) -> None:
+        together: list[torch.Tensor] = []
+        rescales: set[bool] = set()
+        for group, params in zip(self.param_groups, params_with_grad(self.param_groups)):
+            projection = check_choice("projection", group["projection"], PerpGradProjection)
+            if projection is PerpGradProjection.GLOBAL and params:
+                together += params
+                rescales.add(group["rescale"])
+            elif params:
+                grads = [p.grad for p in params]
+                set_grads(params, perpendicular_gradient(params, grads, projection, group["rescale"]))
+        if len(rescales) > 1:
+            raise ValueError(
+                "PerpGrad needs the same rescale in every param group with projection='global' "
+                "(their tensors are projected together as one vector), got both True and False"
+            )
+        if together:
+            grads = [p.grad for p in together]
+            set_grads(together, perpendicular_gradient(together, grads, PerpGradProjection.GLOBAL,
+                                                       rescales.pop()))
 
     def __repr__(self) -> str:
-        return (f"PerpGrad(projection={self.projection.value!r}, rescale={self.rescale}, "
-                f"optimizer={self.optimizer!r})")
+        groups = [(g["projection"].value, g["rescale"]) for g in self.param_groups]
+        return f"PerpGrad(projection, rescale={groups}, optimizer={self.optimizer!r})"

@@ -11,8 +11,10 @@ weights to exactly 0. It is computed as w − clamp(w, −ηλ, ηλ) with three
 calls per group. ``sparsity()`` reports the fraction of exact zeros reached.
 
 Arguments:
-    optimizer: the inner ``torch.optim.Optimizer``.
-    strength: λ >= 0 (written into every parameter group as ``reglab_l1_strength``).
+    optimizer: the inner ``torch.optim.Optimizer``; it may be a closure-evaluating wrapper such
+        as SAM (the threshold then follows SAM's step), and the closure is passed to it.
+    strength: λ >= 0, a float or a schedule (``rl.schedules``) evaluated at the wrapper's step
+        counter (written into every parameter group as ``reglab_l1_strength``).
     params: ``None`` (every parameter the optimizer updates) or a selection, module or iterable
         of tensors (a module means its "weights": no biases, norm layers or embeddings); only
         these tensors are thresholded.
@@ -55,10 +57,9 @@ from torch import nn
 
 from reglab._core.registry import Family, Kind, register
 from reglab._core.samples import Sample, SampleContext
-from reglab._core.selection import Selection
-from reglab._core.validation import check_number
-from reglab.optim._wrapper import OptimizerWrapper
-from reglab.optim.decoupled_weight_decay import _chosen
+from reglab._core.schedules import Schedule
+from reglab._core.selection import Selection, optimizer_selection
+from reglab.optim._wrapper import Action, OptimizerWrapper, as_float, check_hyper
 from reglab.penalties.elastic_net import SPARSE_REGULARIZATION
 
 GROUP_KEY = "reglab_l1_strength"
@@ -93,26 +94,35 @@ def _sample(ctx: SampleContext) -> Sample:
 class ProximalL1(OptimizerWrapper):
     """Soft-threshold by η·λ after each inner step; see ``reglab.card("proximal-l1")``."""
 
+    forwards_closure = True
+
     def __init__(
         self,
         optimizer: torch.optim.Optimizer,
-        strength: float = 1e-4,
+        strength: float | Schedule = 1e-4,
         params: Selection | nn.Module | Iterable[torch.Tensor] | None = None,
     ) -> None:
-        lam = check_number("strength", strength, low=0.0)
-        super().__init__(optimizer, {GROUP_KEY: lam})
-        self._only = _chosen(optimizer, params)
+        lam = check_hyper("strength", strength)
+        super().__init__(optimizer, {GROUP_KEY: as_float(lam)})
+        for group in self.param_groups:
+            check_hyper("strength", group[GROUP_KEY])
+        self._only = optimizer_selection(optimizer, params)
 
     def _targets(self, group: dict[str, Any], with_grad: bool) -> list[torch.Tensor]:
         return [p for p in group["params"]
                 if (p.grad is not None or not with_grad) and (self._only is None or id(p) in self._only)]
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        loss = self.optimizer.step() if closure is None else self.optimizer.step(closure)
+    def _step(self, closure: Callable[[], Any] | None, before: tuple[Action, ...]) -> Any:
+        if self._closure_below():  # outer rewrites run inside, before the innermost step
+            loss = self.optimizer.step(closure, before_inner_step=before)
+        else:
+            for action in before:
+                action()
+            loss = self.optimizer.step() if closure is None else self.optimizer.step(torch.enable_grad()(closure))
         for group in self.param_groups:
-            if group[GROUP_KEY]:
-                soft_threshold_(self._targets(group, with_grad=True), float(group["lr"]) * group[GROUP_KEY])
+            lam = self._value(group, GROUP_KEY)
+            if lam:
+                soft_threshold_(self._targets(group, with_grad=True), float(group["lr"]) * lam)
         return loss
 
     @torch.no_grad()

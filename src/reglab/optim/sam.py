@@ -12,12 +12,14 @@ two forward-backward passes: the closure runs at w, then at w + ε̂.
 
 Arguments:
     optimizer: the inner optimizer (SGD, AdamW, ...); it takes the step from w.
-    rho: ρ >= 0, the radius (SAM: 0.05 is typical; ASAM needs larger, 0.5 to 2 in its paper).
+    rho: ρ >= 0, the radius (SAM: 0.05 is typical; ASAM needs larger, 0.5 to 2 in its paper);
+        a float or a schedule (``rl.schedules``) evaluated at the wrapper's step counter.
     adaptive: False for SAM, True for ASAM.
-    eta: η >= 0, ASAM's offset in T_w (0.01 in its paper); unused when adaptive=False.
+    eta: η >= 0, ASAM's offset in T_w (0.01 in its paper), a float or a schedule; unused when
+        adaptive=False.
     ``rho``, ``adaptive`` and ``eta`` are written into each param group and may differ per group
-    (e.g. adaptive=False for biases, as the ASAM code does); a group dict given to the inner
-    optimizer with its own ``rho`` keeps it.
+    (e.g. adaptive=False for biases, as the ASAM code does) or be changed by hand
+    (``group["rho"] = 0.1``); a group dict given to the inner optimizer with its own ``rho`` keeps it.
 
 Returns:
     ``step(closure)`` returns the closure's loss at w (before the perturbation).
@@ -51,6 +53,9 @@ Traps:
     - With data parallelism, ε̂ uses each worker's own gradient unless the closure all-reduces
       it (Foret et al.'s m-sharpness); the returned loss is the unperturbed one.
     - A zero gradient gives ε̂ = 0 (the norm is clamped at 1e-12).
+    - ``ClipGradNorm``, ``PerpGrad`` and ``DecoupledWeightDecay`` may wrap SAM: they act after
+      both passes, on ∇L(w + ε̂) at the restored w, right before the inner step (as when SAM wraps
+      them). Another closure-evaluating wrapper (AMP, gradient-norm penalty) cannot be nested.
 """
 
 from __future__ import annotations
@@ -62,9 +67,10 @@ import torch
 
 from reglab._core.registry import Capabilities, Family, Kind, Paper, register
 from reglab._core.samples import Sample, SampleContext
-from reglab._core.validation import check_bool, check_number
+from reglab._core.schedules import Schedule
+from reglab._core.validation import check_bool
 from reglab.optim._perturb import flat, global_norm, grads_of, params_with_grad, restore, snapshot
-from reglab.optim._wrapper import OptimizerWrapper
+from reglab.optim._wrapper import Action, ClosureWrapper, as_float, check_hyper
 
 SHARPNESS_AWARE_MINIMIZATION = Paper(
     authors="Pierre Foret, Ariel Kleiner, Hossein Mobahi, Behnam Neyshabur",
@@ -109,8 +115,8 @@ def sam_perturbation(
 
 
 def _check_group(group: dict[str, Any]) -> None:
-    check_number("rho", group["rho"], low=0.0)
-    check_number("eta", group["eta"], low=0.0)
+    check_hyper("rho", group["rho"])
+    check_hyper("eta", group["eta"])
     check_bool("adaptive", group["adaptive"])
 
 
@@ -131,33 +137,33 @@ def _sample(ctx: SampleContext) -> Sample:
     capabilities=Capabilities(needs_closure=True),
     sample=_sample,
 )
-class SAM(OptimizerWrapper):
+class SAM(ClosureWrapper):
     """Sharpness-aware wrapper (ASAM with ``adaptive=True``); see ``reglab.card("sam")``."""
 
     def __init__(
         self,
         optimizer: torch.optim.Optimizer,
-        rho: float = 0.05,
+        rho: float | Schedule = 0.05,
         adaptive: bool = False,
-        eta: float = 0.01,
+        eta: float | Schedule = 0.01,
     ) -> None:
         _check_group({"rho": rho, "adaptive": adaptive, "eta": eta})
-        super().__init__(optimizer, {"rho": float(rho), "adaptive": adaptive, "eta": float(eta)})
+        super().__init__(optimizer, {"rho": as_float(rho), "adaptive": adaptive, "eta": as_float(eta)})
         for group in self.param_groups:
             _check_group(group)
 
-    @torch.no_grad()
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+    def _step(self, closure: Callable[[], Any] | None, before: tuple[Action, ...]) -> Any:
         closure = self._require_closure(closure)
         loss = closure()
         groups = params_with_grad(self.param_groups)
-        if any(ps and g["rho"] > 0 for g, ps in zip(self.param_groups, groups)):
-            entries = [(ps, grads_of(ps), g["rho"], g["adaptive"], g["eta"])
-                       for g, ps in zip(self.param_groups, groups)]
+        values = [(self._value(g, "rho"), g["adaptive"], self._value(g, "eta")) for g in self.param_groups]
+        if any(ps and rho > 0 for (rho, _, _), ps in zip(values, groups)):
+            entries = [(ps, grads_of(ps), rho, adaptive, eta)
+                       for (rho, adaptive, eta), ps in zip(values, groups)]
             params = flat(groups)
             saved = snapshot(params)
             torch._foreach_add_(params, flat(_perturbations(entries)))
             closure()
             restore(params, saved)
-        self.optimizer.step()
+        self._inner_step(before)
         return loss
