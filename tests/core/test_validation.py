@@ -3,7 +3,14 @@ import math
 import pytest
 
 from reglab._core.registry import Family
-from reglab._core.validation import check_choice, check_int, check_number, check_strength, did_you_mean
+from reglab._core.validation import (
+    check_choice,
+    check_int,
+    check_number,
+    check_probability,
+    check_strength,
+    did_you_mean,
+)
 from reglab import schedules
 
 
@@ -60,3 +67,26 @@ def test_choice_accepts_values_names_and_members_and_suggests():
 
 def test_did_you_mean_is_empty_when_nothing_is_close():
     assert did_you_mean("zzzz", ["mixup", "cutmix"]) == ""
+
+
+@pytest.mark.parametrize(
+    "kwargs, value, message",
+    [
+        ({}, 1.5, "p must be in [0, 1], got 1.5"),
+        ({}, -0.1, "p must be in [0, 1], got -0.1"),
+        ({"high_open": True}, 1.0, "p must be in [0, 1), got 1.0"),
+        ({"low_open": True}, 0.0, "p must be in (0, 1], got 0.0"),
+        ({"high_open": True}, math.nan, "p must be a finite number in [0, 1), got nan"),
+    ],
+)
+def test_probability_errors_name_the_interval_with_its_openness(kwargs, value, message):
+    with pytest.raises(ValueError) as info:
+        check_probability("p", value, **kwargs)
+    assert str(info.value) == message
+
+
+def test_probability_accepts_the_closed_ends_it_allows():
+    assert check_probability("p", 1) == 1.0 and check_probability("p", 0) == 0.0
+    assert check_probability("p", 0.0, high_open=True) == 0.0
+    with pytest.raises(TypeError, match="p must be a number, got None"):
+        check_probability("p", None)

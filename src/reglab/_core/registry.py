@@ -53,6 +53,7 @@ class Kind(Enum):
     POST_STEP = "post_step"
     METRIC = "metric"
     TUNER = "tuner"
+    WEIGHTS = "weights"  # a function over weights outside the step: soups, task-vector merges, freezing
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,8 @@ class MethodEntry:
         return inspect.cleandoc(module.__doc__ or "")
 
     def build(self, **kwargs: Any) -> Any:
-        """Construct the method; a metric becomes the function with ``kwargs`` bound."""
-        if self.kind is Kind.METRIC:
+        """Construct the method; a metric or weights function becomes it with ``kwargs`` bound."""
+        if self.kind in (Kind.METRIC, Kind.WEIGHTS):
             inspect.signature(self.target).bind_partial(**kwargs)
             return functools.partial(self.target, **kwargs)
         return self.target(**kwargs)

@@ -123,6 +123,11 @@ def as_selection(
         selection = select(params)
     elif isinstance(params, torch.Tensor):
         raise TypeError(f"{name} must be an iterable of tensors or a module, got a single tensor")
+    elif isinstance(params, (str, bytes)) or not isinstance(params, Iterable):
+        raise TypeError(
+            f"{name} must be a module, a Selection or an iterable of tensors, "
+            f"got {params!r} ({type(params).__name__})"
+        )
     else:
         items = list(params)
         for i, p in enumerate(items):
@@ -138,3 +143,23 @@ def as_selection(
     if len(selection) == 0:
         raise ValueError(f"{name} selects no parameters; check the model or the selection")
     return selection
+
+
+def optimizer_selection(
+    optimizer: torch.optim.Optimizer,
+    params: Selection | nn.Module | Iterable[torch.Tensor] | None,
+    name: str = "params",
+) -> frozenset[int] | None:
+    """Ids of the tensors an optimizer wrapper acts on; ``None`` (the default) means all.
+
+    ``params`` is normalized by :func:`as_selection` and must only hold tensors that
+    ``optimizer`` updates; the error names the strangers.
+    """
+    if params is None:
+        return None
+    chosen = as_selection(params, name)
+    known = {id(p) for g in optimizer.param_groups for p in g["params"]}
+    strangers = [n for n, p in chosen.named if id(p) not in known]
+    if strangers:
+        raise ValueError(f"{name} holds tensors the optimizer does not update: {strangers}")
+    return frozenset(id(p) for p in chosen)

@@ -64,6 +64,24 @@ def check_number(
     return v
 
 
+def check_probability(
+    name: str, value: object, *, low_open: bool = False, high_open: bool = False
+) -> float:
+    """A probability: ``value`` in [0, 1] as a float, either end excluded on request.
+
+    A probability of applying something (Mixup's ``p``) may be 1; a drop probability that is
+    followed by the 1/(1 − p) rescale may not, so dropout-like layers pass ``high_open=True``.
+
+    >>> check_probability("p", 1.0)
+    1.0
+    >>> check_probability("p", 1.0, high_open=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: p must be in [0, 1), got 1.0
+    """
+    return check_number(name, value, low=0.0, high=1.0, low_open=low_open, high_open=high_open)
+
+
 def check_int(name: str, value: object, *, low: int | None = None, high: int | None = None) -> int:
     """Return ``value`` as an int, or raise naming the argument and the valid range.
 
@@ -138,7 +156,7 @@ def check_choice(name: str, value: object, enum: type[E]) -> E:
     >>> check_choice("kind", "penatly", Kind)
     Traceback (most recent call last):
     ...
-    ValueError: kind must be one of activity, layer, loss, metric, optimizer, penalty, post_step, transform, tuner; got 'penatly' (did you mean 'penalty'?)
+    ValueError: kind must be one of activity, layer, loss, metric, optimizer, penalty, post_step, transform, tuner, weights; got 'penatly' (did you mean 'penalty'?)
     """
     if isinstance(value, enum):
         return value

@@ -12,22 +12,12 @@ generator's device (the inputs' device without a generator) and then moved to th
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
-from reglab._core.validation import check_generator, check_int, check_number
-from reglab.data._targets import check_same_batch, soft_targets, target_dtype
-
-
-
-
-
-
-def check_probability(name: str, value: object) -> float:
-    """A probability of applying the transform, in [0, 1]."""
-    return check_number(name, value, low=0.0, high=1.0)
+from reglab._core.generator_state import GeneratorState
+from reglab._core.targets import check_same_batch, soft_targets, target_dtype
+from reglab._core.validation import check_generator, check_int
 
 
 class BatchTransform(nn.Module):
@@ -60,7 +50,7 @@ class BatchTransform(nn.Module):
         raise NotImplementedError
 
 
-class RandomTransform(BatchTransform):
+class RandomTransform(GeneratorState, BatchTransform):
     """A transform drawing random numbers from an optional generator kept in ``state_dict()``."""
 
     def __init__(self, num_classes: int | None, generator: torch.Generator | None) -> None:
@@ -95,11 +85,3 @@ class RandomTransform(BatchTransform):
             dtype=torch.float64,
         )
         return (u * high.to(u.device)).floor().long().clamp_(max=high.to(u.device) - 1)
-
-    def get_extra_state(self) -> dict[str, Any]:
-        return {"generator": None if self.generator is None else self.generator.get_state()}
-
-    def set_extra_state(self, state: dict[str, Any]) -> None:
-        saved = state.get("generator") if isinstance(state, dict) else None
-        if saved is not None and self.generator is not None:
-            self.generator.set_state(saved)

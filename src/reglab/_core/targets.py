@@ -1,14 +1,29 @@
-"""Private helpers shared by the batch transforms and the losses: label checks and soft targets.
+"""Target checks shared by the batch transforms, the losses and the metrics.
 
 Targets come in two forms: integer class labels of shape (N,) (or (...) under a loss), and soft
 targets of shape (N, K) (or (..., K)) whose rows are probability vectors. These helpers check
 them and turn labels into one-hot rows, with errors that name the argument and the bad value.
+
+A row is a probability vector when it has no NaN, no negative entry, and sums to 1 within
+:data:`SUM_TOLERANCE` for its dtype: 3e-2 for bfloat16 and 4e-3 for float16 (about four units in
+the last place, so a row rounded to the dtype after a few operations passes), 1e-5 for float32
+(room for softmax over a large vocabulary) and 1e-6 for float64 (so float32 targets cast to
+float64 still pass: the check looks for unnormalized rows, such as logits or counts, not for
+rounding). Half-precision rows are summed in float32.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+SUM_TOLERANCE: dict[torch.dtype, float] = {
+    torch.bfloat16: 3e-2,
+    torch.float16: 4e-3,
+    torch.float32: 1e-5,
+    torch.float64: 1e-6,
+}
+_DEFAULT_TOLERANCE = 1e-5  # other floating dtypes (e.g. float8 after a cast) are summed in float32
 
 
 def is_label_tensor(t: torch.Tensor) -> bool:
@@ -31,6 +46,38 @@ def check_labels(name: str, labels: torch.Tensor, num_classes: int) -> None:
         )
 
 
+def check_distributions(name: str, rows: torch.Tensor, hint: str = "") -> None:
+    """Raise unless every row of ``rows`` (..., K) is a probability vector.
+
+    One vectorized pass and one device sync: the bad row is only looked for when there is one.
+    ``hint`` is appended to the message (e.g. "pass softmax(logits)").
+
+    >>> check_distributions("targets", torch.tensor([[0.5, 0.5], [2.0, -1.0]]))
+    Traceback (most recent call last):
+    ...
+    ValueError: targets must hold probability vectors along the last dimension (no NaN, entries >= 0, each row summing to 1 within 1e-05 for torch.float32), got row 1 = [2, -1] (sum 1, min -1)
+    """
+    if rows.numel() == 0:
+        return
+    t = rows.detach()
+    tol = SUM_TOLERANCE.get(t.dtype, _DEFAULT_TOLERANCE)
+    acc = t.dtype if t.dtype in (torch.float32, torch.float64) else torch.float32
+    sums = t.sum(dim=-1, dtype=acc)
+    ok = ((sums - 1).abs() <= tol) & (t.amin(dim=-1) >= 0)  # NaN fails both comparisons
+    if bool(ok.all()):
+        return
+    first = int((~ok.reshape(-1)).nonzero()[0])
+    index = [int(i) for i in torch.unravel_index(torch.tensor(first), ok.shape)]
+    row = t[tuple(index)] if index else t
+    values = ", ".join(f"{v:.4g}" for v in row[:8].tolist()) + (", ..." if row.numel() > 8 else "")
+    where = f"row {', '.join(map(str, index))} = " if index else ""
+    raise ValueError(
+        f"{name} must hold probability vectors along the last dimension (no NaN, entries >= 0, "
+        f"each row summing to 1 within {tol:g} for {t.dtype}), got {where}[{values}] "
+        f"(sum {float(sums.reshape(-1)[first]):.6g}, min {float(row.min()):.6g}){hint}"
+    )
+
+
 def check_same_batch(
     x: torch.Tensor, y: torch.Tensor, x_name: str = "x", y_name: str = "y"
 ) -> None:
@@ -47,7 +94,8 @@ def soft_targets(
 ) -> torch.Tensor:
     """``y`` as (N, K) soft targets in ``dtype``: labels become one-hot rows, soft rows are kept.
 
-    ``owner`` names the class in the error raised when integer labels come without ``num_classes``.
+    Soft rows must be probability vectors (see :func:`check_distributions`). ``owner`` names the
+    class in the error raised when integer labels come without ``num_classes``.
     """
     if not isinstance(y, torch.Tensor):
         raise TypeError(
@@ -57,6 +105,7 @@ def soft_targets(
         if y.dim() != 2 or (num_classes is not None and y.shape[1] != num_classes):
             expected = f"(N, {num_classes})" if num_classes is not None else "(N, K)"
             raise ValueError(f"soft targets y must have shape {expected}, got {tuple(y.shape)}")
+        check_distributions("soft targets y", y)
         return y.to(dtype)
     if num_classes is None:
         raise ValueError(
