@@ -144,3 +144,62 @@ def test_the_bench_commands_do_not_import_heavy_dependencies():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_sweep_whose_every_run_failed_exits_non_zero(tmp_path, capsys, stand_ins):
+    recipe = tmp_path / "boom.yaml"
+    recipe.write_text(yaml.safe_dump({"methods": [{"test-raise-after": {"after": 1}}]}))
+    argv = ["bench", "--task", "digits", "--seeds", "2", "--results", str(tmp_path / "r"), *TINY]
+    assert main([*argv, "--recipes", str(recipe)]) == 1
+    captured = capsys.readouterr()
+    assert "stand-in failure" in captured.out and "every run failed (2 runs" in captured.err
+    assert main([*argv, "--recipes", str(recipe), "none"]) == 0  # some runs worked
+
+
+def test_unusable_results_folders_and_stores_exit_2_with_one_line(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "dir" / "results.db").mkdir(parents=True)
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    from reglab.bench.store import Store
+
+    with Store(damaged / "results.db"):
+        pass
+    data = bytearray((damaged / "results.db").read_bytes())
+    data[4096:] = b"\xff" * (len(data) - 4096)
+    (damaged / "results.db").write_bytes(bytes(data))
+    bench = ["bench", "--task", "digits", *TINY]
+    cases = [
+        ([*bench, "--results", str(tmp_path / "afile")], "afile is a file, not a folder"),
+        ([*bench, "--results", str(tmp_path / "dir")], "results.db is a folder, not a SQLite file"),
+        (["report", "--results", str(tmp_path / "dir")], "results.db is a folder"),
+        ([*bench, "--results", str(damaged)], "results.db is damaged (database disk image is"),
+        (
+            ["report", "--results", str(damaged), "--out", str(tmp_path / "rep")],
+            "results.db is damaged",
+        ),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in " ".join(err.split()) and "Traceback" not in err, (argv, err)
+
+
+def test_stale_runs_are_counted_and_run_again_or_kept_and_marked(tmp_path, capsys, monkeypatch):
+    argv = ["bench", "--task", "digits", "--seeds", "2", "--results", str(tmp_path), *TINY]
+    monkeypatch.setenv("COLUMNS", "200")  # table cells on one line
+    monkeypatch.setattr("reglab.bench.store.code_fingerprint", lambda: "code before the fix")
+    assert main(argv) == 0
+    capsys.readouterr()
+    monkeypatch.setattr("reglab.bench.store.code_fingerprint", lambda: "fixed code")
+    assert main([*argv, "--reuse-stale"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "2 run(s) in the store were made by other reglab code (stale) and were kept" in out
+    assert "2/2 (2 stale)" in out
+    assert main(["report", "--results", str(tmp_path), "--out", str(tmp_path / "rep")]) == 0
+    assert "2/2 (2 stale)" in (tmp_path / "rep" / "summary.md").read_text()
+    capsys.readouterr()
+    assert main(argv) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "2 run(s) in the store were made by other reglab code (stale) and were run again" in out
+    assert "2/2 " in out and "(2 stale)" not in out

@@ -63,11 +63,12 @@ def test_verdicts_from_stored_runs(tmp_path):
         and ratio["mean"] == pytest.approx(1.5)
         and ratio["verdict"] == "held"
     )
-    assert (
-        steps["mean"] == pytest.approx(-0.0) and steps["verdict"] == "not held"
-    )  # 20 - 20: never faster
-    assert result["verdict"] == "not held"
-    assert any("never reached it" in n for n in result["notes"])
+    # l2 reached 0.9 at step 20, plain never did (censored at 20): 20 − (≥ 20) is a bound ≤ 0,
+    # which cannot decide "below 0" (it was "not held" when the budget counted as a value)
+    assert steps["mean"] == pytest.approx(0.0) and steps["bound"] == "upper"
+    assert steps["verdict"] == "inconclusive" and steps["censored"] == {"plain": [3, 3]}
+    assert result["verdict"] == "inconclusive"
+    assert any("3 of 3 plain run(s) never reached it" in n for n in result["notes"])
     assert result["runs"]["l2"] == [c.key for c in configs["l2"]]
 
 
@@ -155,3 +156,59 @@ def test_the_bundled_claims_file_is_valid_once_its_methods_exist():
     if missing:
         pytest.skip(f"methods not registered yet: {missing}")
     assert {c.id for c in load_claims()} == {c["id"] for c in data["claims"]}
+
+
+STEPS_CLAIM = {
+    **CLAIM,
+    "checks": [{"measure": "steps_to(test_acc >= 0.5)", "difference": ["l2", "plain"], "below": 0}],
+}
+
+
+def write_steps(store, config, reached_at):
+    """A run whose test accuracy reaches 0.6 at ``reached_at`` (never, for None)."""
+    curve = [(s, "test_acc", 0.6 if reached_at is not None and s >= reached_at else 0.1)
+             for s in (0, 10, 20)]
+    store.write(config, RunResult(Status.DONE, {"test_acc": curve[-1][2]}, curve, "", 1.0, 1.0, {}))
+
+
+@pytest.mark.parametrize(
+    "l2, plain, bound, verdict",
+    [
+        # every baseline run censored (the perpgrad-groks-faster case): 10 − (≥ 20) ≤ −10 for
+        # every seed, a zero-width interval if the budget counted as a value; the bound decides
+        ((10, 10, 10), (None, None, None), "upper", "held"),
+        # a censored treatment: (≥ 20) − 10 ≥ 10: "below 0" is not held whatever the true value
+        ((None, None, None), (10, 10, 10), "lower", "not held"),
+        # censored both ways in different seeds: no bound, inconclusive
+        ((None, 10, 10), (10, None, 10), "both", "inconclusive"),
+        ((10, 10, 10), (20, 20, 20), None, "held"),  # nothing censored: the t-interval
+    ],
+)
+def test_censored_steps_are_judged_as_bounds(tmp_path, l2, plain, bound, verdict):
+    claim = parse_claim(STEPS_CLAIM, "x")
+    configs = claim.configs(quick=False)
+    with Store(tmp_path / "r.db") as store:
+        for c, at in zip(configs["l2"], l2):
+            write_steps(store, c, at)
+        for c, at in zip(configs["plain"], plain):
+            write_steps(store, c, at)
+        result = evaluate(claim, store, quick=False)
+    check = result["checks"][0]
+    assert check["bound"] == bound and check["verdict"] == verdict
+    expected = {arm: [sum(a is None for a in ats), 3]
+                for arm, ats in (("l2", l2), ("plain", plain)) if None in ats}
+    assert check["censored"] == expected
+
+
+def test_interval_of_an_accuracy_stays_in_its_range(tmp_path):
+    claim = parse_claim(CLAIM, "x")
+    configs = claim.configs(quick=False)
+    with Store(tmp_path / "r.db") as store:
+        for c, acc in zip(configs["l2"], (1.0, 1.0, 0.9)):  # t-interval 0.967 ± 0.143
+            write(store, c, acc)
+        for c, acc in zip(configs["plain"], (0.0, 1.0, 0.0)):  # a difference of 1.0 ± 1.9
+            write(store, c, acc)
+        level = evaluate(claim, store, quick=False)["checks"][1]
+        diff = evaluate(claim, store, quick=False)["checks"][0]
+    assert level["high"] == 1.0 and level["low"] == pytest.approx(0.9667 - 0.1434, abs=1e-3)
+    assert level["clipped"] and -1.0 <= diff["low"] and diff["high"] <= 1.0 and diff["clipped"]

@@ -43,3 +43,12 @@ def test_steps_to_is_the_first_evaluation_reaching_it_or_the_budget():
 def test_bad_measures(text, error, message):
     with pytest.raises(error, match=message):
         Measure.parse(text)
+
+
+def test_measure_ranges():
+    assert Measure.parse("test_acc").range == (0.0, 1.0)
+    assert Measure.parse("max(train_acc)").range == (0.0, 1.0)
+    assert Measure.parse("step_ms").range == (0.0, math.inf)
+    assert Measure.parse("steps_to(test_acc >= 0.5)").range == (0.0, math.inf)
+    assert Measure.parse("mean_log(train_loss)").range == (-math.inf, math.inf)
+    assert Measure.parse("mean_log(test_acc)").range == (-math.inf, 0.0)

@@ -23,3 +23,18 @@ def test_threshold_is_read_from_the_check_text():
     assert _threshold("step_ms: a / b below 1") == 1.0
     assert _threshold("x within 0.01") == 0.01
     assert _threshold("no relation") is None
+
+
+def test_curves_of_runs_that_all_diverged(tmp_path):
+    nan_runs = [{"test_acc": [(0, math.nan)], "train_loss": [(0, math.nan), (10, math.inf)]}] * 2
+    nonpositive = [{"train_loss": [(0, 0.0), (10, -1.0)]}]
+    for arms in ({"diverged": nan_runs}, {"diverged": nan_runs, "negative": nonpositive}):
+        path = curves_png(tmp_path / "c.png", "t", arms)  # no log scale of non-positive values
+        assert path.read_bytes().startswith(PNG)
+
+
+def test_a_censored_effect_is_drawn(tmp_path):
+    check = {"check": "steps_to(test_acc >= 0.5): a − b below 0", "mean": -350.0, "low": -350.0,
+             "high": -350.0, "n": 3, "verdict": "held", "bound": "upper", "censored": {"b": [3, 3]}}
+    result = {"id": "x", "mode": "quick", "verdict": "held", "checks": [check]}
+    assert effects_png(tmp_path / "e.png", [result]).read_bytes().startswith(PNG)

@@ -125,3 +125,11 @@ def test_every_bundled_recipe_loads_when_its_methods_exist(name):
     if missing:
         pytest.skip(f"methods not registered yet: {missing}")
     assert load_recipe(name).name == name
+
+
+def test_a_binary_recipe_file_is_refused_naming_the_file(tmp_path):
+    path = tmp_path / "binary.yaml"
+    path.write_bytes(bytes(range(256)))
+    with pytest.raises(ValueError, match="not a text file") as e:
+        load_recipe(path)
+    assert str(path) in str(e.value)

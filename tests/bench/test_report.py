@@ -1,6 +1,9 @@
 import math
 
+import pytest
 from bench_helpers import tiny
+
+import reglab.bench.report as report
 
 from reglab.bench.report import write_report
 from reglab.bench.runs import Settings, Status
@@ -76,3 +79,79 @@ def test_report_from_the_store_only(tmp_path):
     for name in pngs:
         assert (tmp_path / "report" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f'src="{name}"' in page
+
+
+def diverged(store, config):
+    """A diverged run: a finite first evaluation, then NaN everywhere."""
+    curves = [(0, "test_acc", math.nan), (0, "train_loss", math.nan), (10, "train_loss", math.inf)]
+    store.write(
+        config,
+        RunResult(Status.DIVERGED, {"test_acc": math.nan}, curves, "loss became nan", 1.0, 2.0, {}),
+    )
+
+
+def test_a_group_whose_runs_all_diverged_is_reported(tmp_path):
+    with Store(tmp_path / "r.db") as store:
+        for s in range(2):
+            diverged(store, tiny("none", s))
+        index = write_report(store, tmp_path / "report")
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    assert index.exists() and "loss became nan" in summary and "| none | 0/2 |" in summary
+
+
+def test_an_interrupted_write_leaves_the_old_report_intact(tmp_path, monkeypatch):
+    out = tmp_path / "report"
+    with Store(tmp_path / "r.db") as store:
+        for c, acc in zip([tiny("none", s) for s in range(2)], (0.8, 0.82)):
+            fake(store, c, acc)
+        write_report(store, out)
+        old = {p.name: p.read_bytes() for p in out.iterdir()}
+        (out / "stale.png").write_bytes(b"old")  # a file a previous report left behind
+
+        def boom(*args, **kwargs):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(report, "curves_png", boom)
+        with pytest.raises(KeyboardInterrupt):
+            write_report(store, out)
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == {**old, "stale.png": b"old"}
+        monkeypatch.undo()
+        write_report(store, out)  # a complete write replaces the folder whole
+    assert sorted(p.name for p in out.iterdir()) == sorted(old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.db", "report"]  # no temp folders
+
+
+def test_a_folder_that_is_not_a_report_is_refused(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("keep me")
+    with Store(tmp_path / "r.db") as store:
+        with pytest.raises(ValueError, match="holds no report"):
+            write_report(store, tmp_path / "mine")
+    assert (tmp_path / "mine" / "thesis.tex").read_text() == "keep me"
+
+
+def test_censored_effects_and_bounded_intervals_in_the_tables(tmp_path):
+    with Store(tmp_path / "r.db") as store:
+        runs = [tiny("none", s) for s in range(2)]
+        for c, acc in zip(runs, (0.9, 1.0)):  # two seeds: a t-interval past 1
+            fake(store, c, acc)
+        check = {
+            "check": "steps_to(test_acc >= 0.5): a − b below 0",
+            "compare": "difference",
+            "verdict": "held",
+            "mean": -350.0,
+            "low": -350.0,
+            "high": -350.0,
+            "n": 3,
+            "bound": "upper",
+            "censored": {"b": [3, 3]},
+        }
+        result = {"id": "toy", "paper": "P", "statement": "s", "verdict": "held",
+                  "mode": "quick", "checks": [check], "notes": [], "runs": {}}
+        store.write_claim("toy", "quick", result)
+        write_report(store, tmp_path / "report")
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    assert "≤ -350 (n=3) for steps_to(test_acc >= 0.5): a − b below 0 (3/3 b never reached it)" in summary
+    assert "[-350, -350]" not in summary  # never a zero-width interval from censoring
+    assert "| steps_to(test_acc >= 0.5): a − b below 0 | -350 | ≤ -350 | 3 | 3/3 b | held |" in summary
+    assert "| none | 2/2 | 0.95 [0.3147, 1]* |" in summary  # clipped to [0, 1] and marked

@@ -1,8 +1,9 @@
+import json
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 from bench_helpers import tiny
@@ -51,38 +52,54 @@ def configs():
 def snapshot(path):
     """Everything but timings: runs (key, status, metrics) and curves, sorted."""
     db = sqlite3.connect(path)
-    runs = sorted(db.execute("SELECT key, status, metrics, config FROM runs"))
+    runs = sorted(
+        (k, s, {m: v for m, v in json.loads(mt).items() if not m.endswith("_s")}, c)
+        for k, s, mt, c in db.execute("SELECT key, status, metrics, config FROM runs")
+    )
     curves = sorted(db.execute("SELECT key, step, metric, value FROM curves"))
     db.close()
-    return runs, curves
+    return [(k, s, json.dumps(m, sort_keys=True), c) for k, s, m, c in runs], curves
 
 
 def count(path):
+    db = sqlite3.connect(path, timeout=5)
     try:
-        db = sqlite3.connect(path, timeout=5)
-        try:
-            return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-        finally:
-            db.close()
-    except sqlite3.OperationalError:
-        return 0
+        return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    finally:
+        db.close()
 
 
-def start_then_stop(results, sig, at_least=2):
-    """Start the CLI sweep, send ``sig`` once ``at_least`` runs are stored; return its exit code."""
-    proc = subprocess.Popen(
-        [*CLI, "--results", str(results)],
+# The CLI, with one change: after its ``stop_at``-th stored run the process sends itself
+# ``sig``, so the stop point does not depend on machine speed. SIGINT is reset to Python's
+# handler first: a test started as a background job inherits SIGINT ignored, and the CLI
+# (rightly) keeps an ignored SIGINT ignored.
+STOPPING_CLI = """
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from reglab.bench.store import Store
+write, stop_at, sig = Store.write, int(sys.argv[1]), int(sys.argv[2])
+def write_then_stop(self, config, result):
+    write(self, config, result)
+    if self.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == stop_at:
+        os.kill(os.getpid(), sig)
+Store.write = write_then_stop
+from reglab._cli.main import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+def start_then_stop(results, sig, stop_at=2, workers=1):
+    """Run the CLI sweep until ``stop_at`` runs are stored, then ``sig``; its code and stderr."""
+    argv = [*CLI[3:], "--results", str(results), "--workers", str(workers)]
+    proc = subprocess.run(
+        [sys.executable, "-c", STOPPING_CLI, str(stop_at), str(int(sig)), *argv],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        timeout=300,
+        check=False,
     )
-    db = results / "results.db"
-    deadline = time.monotonic() + 120
-    while count(db) < at_least and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
-    return proc.returncode, err
+    return proc.returncode, proc.stderr
 
 
 @pytest.fixture(scope="module")
@@ -96,18 +113,111 @@ def uninterrupted(tmp_path_factory):
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["sigkill", "ctrl-c"])
 def test_a_stopped_sweep_resumes_to_the_same_rows(tmp_path, uninterrupted, sig):
     code, err = start_then_stop(tmp_path, sig)
-    partial = count(tmp_path / "results.db")
-    assert 2 <= partial < SEEDS, "the sweep was not stopped half way; make the runs longer"
+    assert count(tmp_path / "results.db") == 2
     if sig == signal.SIGINT:
-        assert code == 130 and "interrupted" in err
+        assert code == 130, err
+        message = " ".join(err.split())
+        assert f"interrupted: 2 of {SEEDS} run(s) are kept in {tmp_path / 'results.db'}" in message
+        assert "run the same command again to resume" in message
     else:
         assert code == -signal.SIGKILL
     done = subprocess.run(
-        [*CLI, "--results", str(tmp_path)], capture_output=True, text=True, timeout=120, check=False
+        [*CLI, "--results", str(tmp_path)], capture_output=True, text=True, timeout=300, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert f"{partial} run(s) were already in" in done.stdout
+    assert "2 run(s) were already in" in done.stdout
     assert snapshot(tmp_path / "results.db") == uninterrupted
+    assert count_claims(tmp_path / "results.db") == 0
+
+
+def count_claims(path):
+    db = sqlite3.connect(path)
+    try:
+        return db.execute("SELECT COUNT(*) FROM running").fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_two_sweeps_on_one_store_train_each_run_once(tmp_path):
+    path = tmp_path / "results.db"
+    Store(path).close()
+    db = sqlite3.connect(path)  # log every write of a run, whoever makes it
+    db.executescript(
+        "CREATE TABLE writes (key TEXT);"
+        "CREATE TRIGGER log AFTER INSERT ON runs BEGIN INSERT INTO writes VALUES (new.key); END;"
+    )
+    db.close()
+    argv = [*CLI, "--results", str(tmp_path)]
+    sweeps = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=300) for p in sweeps]
+    assert [p.returncode for p in sweeps] == [0, 0], [e for _, e in outs]
+    db = sqlite3.connect(path)
+    writes = sorted(k for (k,) in db.execute("SELECT key FROM writes"))
+    db.close()
+    assert writes == sorted(c.key for c in configs())  # each of the SEEDS runs written once
+    assert count_claims(path) == 0
+
+
+def test_a_sweep_waits_for_runs_another_live_sweep_holds_and_takes_over_dead_ones(tmp_path):
+    todo = [tiny(seed=s) for s in range(3)]
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    waits = []
+
+    def on_wait(claims):  # the other sweep dies while this one waits for its run
+        waits.append(claims)
+        other.kill()
+        other.wait()
+
+    try:
+        with Store(tmp_path / "r.db") as store, Store(tmp_path / "r.db") as theirs:
+            theirs.owner = (other.pid, theirs.owner[1])
+            assert theirs.claim(todo[1].key)
+            summary = run_sweep(todo, store, LocalBackend(1), on_wait=on_wait, poll_s=0.01)
+            assert waits == [{todo[1].key: other.pid}]
+            assert summary.ran == 3 and store.finished_keys() == {c.key for c in todo}
+            assert count_claims(tmp_path / "r.db") == 0
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_runs_another_sweep_finishes_meanwhile_are_not_run_again(tmp_path):
+    todo = [tiny(seed=s) for s in range(2)]
+    with Store(tmp_path / "r.db") as store, Store(tmp_path / "r.db") as theirs:
+        theirs.owner = (os.getppid(), theirs.owner[1])  # a live process
+        assert theirs.claim(todo[0].key)
+
+        def on_wait(claims):  # the other sweep writes its run while this one waits
+            with Store(tmp_path / "r.db") as other:
+                other.owner = theirs.owner
+                other.write(todo[0], result_of(todo[0]))
+
+        summary = run_sweep(todo, store, LocalBackend(1), on_wait=on_wait, poll_s=0.01)
+        assert (summary.ran, summary.by_others) == (1, 1)
+
+
+def result_of(config):
+    from reglab.bench.train import execute
+
+    return execute(config, None)
+
+
+def test_stale_runs_are_run_again_or_kept_with_reuse_stale(tmp_path):
+    todo = [tiny(seed=s) for s in range(2)]
+    with Store(tmp_path / "r.db", fingerprint="old code") as store:
+        run_sweep(todo, store, LocalBackend(1))
+    with Store(tmp_path / "r.db", fingerprint="fixed code") as store:
+        kept = run_sweep(todo, store, LocalBackend(1), reuse_stale=True)
+        assert (kept.ran, kept.skipped, kept.stale) == (0, 2, 2)
+        assert all(r.stale for r in store.runs())
+        rerun = run_sweep(todo, store, LocalBackend(1))
+        assert (rerun.ran, rerun.skipped, rerun.stale) == (2, 0, 2)
+        assert not any(r.stale for r in store.runs()) and store.stale_keys() == set()
+        again = run_sweep(todo, store, LocalBackend(1))
+        assert (again.ran, again.skipped, again.stale) == (0, 2, 0)
 
 
 def test_finished_keys_are_skipped_and_failed_ones_rerun(tmp_path, stand_ins):
@@ -139,3 +249,9 @@ def test_the_process_pool_gives_the_rows_of_the_in_process_backend(tmp_path):
             run_sweep(todo, store, LocalBackend(workers))
         rows[workers] = snapshot(tmp_path / f"{workers}.db")
     assert rows[1] == rows[2]
+
+
+def test_workers_exit_quietly_when_the_sweep_is_killed(tmp_path):
+    code, err = start_then_stop(tmp_path, signal.SIGKILL, stop_at=1, workers=2)
+    assert code == -signal.SIGKILL and count(tmp_path / "results.db") == 1
+    assert err == ""  # read to its end: the workers and the resource tracker are gone, silent

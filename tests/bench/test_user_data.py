@@ -72,3 +72,49 @@ def test_bad_pt_and_suffix(tmp_path):
     csv.write_text("1,2")
     with pytest.raises(ValueError, match="unsupported suffix '.csv'"):
         load_user_data(csv, 0.2, 0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("array", ["x", "x_test"])
+def test_nan_or_inf_is_refused_naming_the_file_and_first_index(tmp_path, bad, array):
+    arrays = {"x": np.zeros((6, 3)), "y": np.arange(6) % 2, "x_test": np.zeros((4, 3))}
+    arrays["y_test"] = np.arange(4) % 2
+    arrays[array][2, 1] = bad
+    arrays[array][3, 0] = bad
+    path = tmp_path / "nan.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=f"'{array}' has 2 NaN or infinite.*index \\(2, 1\\)") as e:
+        load_user_data(path, test_fraction=0.2, seed=0)
+    assert str(path) in str(e.value)
+
+
+def test_a_label_far_above_the_others_is_refused_and_a_sparse_small_one_warned(tmp_path):
+    path = tmp_path / "far.npz"
+    y = np.arange(40) % 10
+    y[7] = 100_000  # would build 100001 classes
+    np.savez(path, x=np.zeros((40, 2)), y=y)
+    with pytest.raises(ValueError, match="makes 100001 classes") as e:
+        load_user_data(path, test_fraction=0.2, seed=0)
+    assert str(path) in str(e.value) and "numpy.unique" in str(e.value)
+    small = tmp_path / "small.npz"
+    np.savez(small, x=np.zeros((40, 2)), y=(np.arange(40) % 2) * 9)  # labels {0, 9}
+    with pytest.warns(UserWarning, match="use 2 distinct values but reach 9"):
+        assert load_user_data(small, test_fraction=0.2, seed=0).num_classes == 10
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"hello world\n", b"", bytes(range(256)) * 3, b"PK\x03\x04" + bytes(100)],
+    ids=["text", "empty", "binary", "broken-zip"],
+)
+def test_a_corrupt_pt_file_gives_a_clear_message(tmp_path, content):
+    path = tmp_path / "data.pt"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match="cannot be read as .pt, the file is corrupt") as e:
+        load_user_data(path, test_fraction=0.2, seed=0)
+    assert str(path) in str(e.value)
+    truncated = tmp_path / "truncated.pt"
+    torch.save({"x": torch.zeros(8, 2), "y": torch.zeros(8)}, truncated)
+    truncated.write_bytes(truncated.read_bytes()[:200])
+    with pytest.raises(ValueError, match="cannot be read as .pt"):
+        load_user_data(truncated, test_fraction=0.2, seed=0)

@@ -20,6 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reglab", description="Regularization methods from the literature, and their claims."
     )
+    from reglab import __version__
+
+    parser.add_argument("--version", action="version", version=f"reglab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _COMMAND_MODULES:
         try:
@@ -42,8 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UnknownNameError, ValueError, FileNotFoundError) as e:
         Console(stderr=True).print(f"reglab {args.command}: error: {e}", highlight=False, markup=False)
         return 2
-    except KeyboardInterrupt:
-        Console(stderr=True).print("interrupted", highlight=False)
+    except KeyboardInterrupt as e:  # the sweep's message says what was kept and how to resume
+        detail = f": {e}" if str(e) else ""
+        Console(stderr=True).print(f"interrupted{detail}", highlight=False, markup=False)
         return 130
 
 

@@ -1,38 +1,67 @@
 """Where runs execute: a local process pool (default) or a Ray cluster.
 
-A backend's ``map(configs, cache_dir)`` yields ``(config, result)`` pairs as runs finish, in
-any order; the caller writes each to the store at once. Both execute the same function,
-``reglab.bench.train.execute``, with one thread per run, so they give the same numbers.
+A backend's ``map(configs, cache_dir, claim)`` yields ``(config, result)`` pairs as runs finish,
+in any order; the caller writes each to the store at once. ``claim(config)`` is asked right
+before a run starts (false: skip it, another sweep has it), so the local backend claims no more
+runs than it has workers busy. Both execute the same function, ``reglab.bench.train.execute``,
+with one thread per run, so they give the same numbers.
 
 ``LocalBackend(workers=1)`` runs in this process. With more workers it uses a ``spawn`` process
-pool; Ctrl-C terminates the workers (their unfinished runs are dropped). ``RayBackend`` needs
-the optional extra (``pip install 'reglab[ray]'``); with no ``address`` it starts a local Ray
-instance with ``workers`` CPUs, otherwise it connects to the cluster at ``address`` (every node
-needs reglab installed).
+pool; Ctrl-C terminates the workers (their unfinished runs are dropped), and a worker whose
+parent died (killed) exits at once, quietly. ``RayBackend`` needs the optional extra
+(``pip install 'reglab[ray]'``); it claims all its runs before submitting them; with no
+``address`` it starts a local Ray instance with ``workers`` CPUs, otherwise it connects to the
+cluster at ``address`` (every node needs reglab installed).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import queue
 import signal
-from collections.abc import Iterator, Sequence
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from reglab._core.validation import check_int
 from reglab.bench.runs import RunConfig
 from reglab.bench.train import RunResult, execute
 
+Claim = Callable[[RunConfig], bool]
+
 
 def _execute_plain(config: dict[str, Any], cache_dir: str | None) -> RunResult:
     return execute(RunConfig.from_dict(config), cache_dir)
 
 
-def _ignore_sigint() -> None:
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(0)  # the sweep was killed: drop the run quietly (no result can be delivered)
+
+
+def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
 
 
-def _execute_packed(args: tuple[dict[str, Any], str | None]) -> tuple[str, RunResult]:
-    config, cache_dir = args
+def _start_quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker, unless running, told not to warn about leaked
+    semaphores: if this process is killed, it still removes the pool's semaphores, quietly."""
+    from multiprocessing import resource_tracker
+
+    option = "ignore:resource_tracker:UserWarning"
+    sys.warnoptions.append(option)  # the tracker process is started with these -W options
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        sys.warnoptions.remove(option)
+
+
+def _execute_packed(config: dict[str, Any], cache_dir: str | None) -> tuple[str, RunResult]:
     return RunConfig.from_dict(config).key, _execute_plain(config, cache_dir)
 
 
@@ -45,26 +74,43 @@ class LocalBackend:
         self.workers = check_int("--workers", workers, low=1)
 
     def map(
-        self, configs: Sequence[RunConfig], cache_dir: str | None
+        self, configs: Sequence[RunConfig], cache_dir: str | None, claim: Claim | None = None
     ) -> Iterator[tuple[RunConfig, RunResult]]:
+        claim = claim or (lambda config: True)
         if self.workers == 1 or len(configs) <= 1:
             for config in configs:
-                yield config, execute(config, cache_dir)
+                if claim(config):
+                    yield config, execute(config, cache_dir)
             return
         by_key = {c.key: c for c in configs}
+        waiting = list(reversed(configs))  # pop() takes them in the given order
+        done: queue.SimpleQueue[Any] = queue.SimpleQueue()
         ctx = multiprocessing.get_context("spawn")
-        pool = ctx.Pool(min(self.workers, len(configs)), initializer=_ignore_sigint)
+        _start_quiet_resource_tracker()
+        pool = ctx.Pool(min(self.workers, len(configs)), initializer=_init_worker)
         try:
-            results = pool.imap_unordered(
-                _execute_packed, [(c.to_dict(), cache_dir) for c in configs]
-            )
-            for _ in configs:
-                while True:  # wait with a timeout: a blocking wait would not see Ctrl-C
-                    try:
-                        key, result = results.next(timeout=0.2)
-                        break
-                    except multiprocessing.TimeoutError:
-                        continue
+            busy = 0
+            while True:
+                while busy < self.workers and waiting:
+                    config = waiting.pop()
+                    if claim(config):
+                        pool.apply_async(
+                            _execute_packed,
+                            (config.to_dict(), cache_dir),
+                            callback=done.put,
+                            error_callback=done.put,
+                        )
+                        busy += 1
+                if busy == 0:
+                    break
+                try:  # wait with a timeout: a blocking wait would not see Ctrl-C
+                    out = done.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                busy -= 1
+                if isinstance(out, BaseException):
+                    raise out
+                key, result = out
                 yield by_key[key], result
             pool.close()
         finally:
@@ -82,12 +128,15 @@ class RayBackend:
         self.address = address
 
     def map(
-        self, configs: Sequence[RunConfig], cache_dir: str | None
+        self, configs: Sequence[RunConfig], cache_dir: str | None, claim: Claim | None = None
     ) -> Iterator[tuple[RunConfig, RunResult]]:
         try:
             import ray
         except ModuleNotFoundError:
             raise ValueError("--backend ray needs Ray: pip install 'reglab[ray]'") from None
+        configs = [c for c in configs if claim is None or claim(c)]
+        if not configs:
+            return
         started = not ray.is_initialized()
         if started:
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}

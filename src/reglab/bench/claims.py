@@ -16,7 +16,10 @@ The bundled file is ``reglab/bench/claims.yaml``; each claim has::
 Top-level keys starting with ``x-`` are ignored, so they can hold YAML anchors of shared settings.
 
 The verdict rule and the intervals are those of ``reglab.bench.stats``; the first check is the
-claim's headline effect.
+claim's headline effect. Intervals are clipped to the measure's range (a difference of
+accuracies to [−1, 1]). A ``steps_to`` run that never reached its threshold is censored: the
+check's result counts such runs per arm (``censored``) and its estimate becomes a one-sided
+bound (``bound``: lower, upper or both), judged as ``reglab.bench.stats`` says.
 """
 
 from __future__ import annotations
@@ -34,7 +37,15 @@ from reglab.bench._config import check_keys, numbers
 from reglab.bench.measures import Measure
 from reglab.bench.recipes import load_recipe
 from reglab.bench.runs import RunConfig, Settings, resolve
-from reglab.bench.stats import Estimate, Verdict, combine, judge, ratio_interval, t_interval
+from reglab.bench.stats import (
+    Bound,
+    Estimate,
+    Verdict,
+    combine,
+    judge,
+    ratio_interval,
+    t_interval,
+)
 from reglab.bench.store import RunRow, Store
 
 BUNDLED = Path(__file__).with_name("claims.yaml")
@@ -218,6 +229,22 @@ def load_claims(path: str | Path | None = None) -> list[Claim]:
     return claims
 
 
+def claims_using(method: str, path: str | Path | None = None) -> list[str]:
+    """Ids of the claims (default: the bundled file) with an arm whose recipe uses ``method``.
+
+    Read from the file's arms and recipes only, without resolving runs (``reglab show``).
+    """
+    data = yaml.safe_load(Path(path or BUNDLED).read_text()) or {}
+    ids = []
+    for claim in data.get("claims") or []:
+        for arm in (claim.get("arms") or {}).values():
+            recipe = arm if isinstance(arm, str) else (arm or {}).get("recipe", "none")
+            if any(m.name == method for m in load_recipe(recipe).methods):
+                ids.append(str(claim["id"]))
+                break
+    return ids
+
+
 def select_claims(claims: list[Claim], ids: list[str]) -> list[Claim]:
     by_id = {c.id: c for c in claims}
     for i in ids:
@@ -228,16 +255,32 @@ def select_claims(claims: list[Claim], ids: list[str]) -> list[Claim]:
     return [by_id[i] for i in ids] if ids else claims
 
 
-def _estimate(check: Check, values: dict[str, dict[int, float]]) -> tuple[Estimate, int]:
+def _estimate(
+    check: Check, values: dict[str, dict[int, float]], censored: dict[str, set[int]]
+) -> tuple[Estimate, int]:
+    """The check's estimate over the seeds every arm has, a bound where a value was censored."""
     seeds = sorted(set.intersection(*(set(values[a]) for a in check.arms)))
     seeds = [s for s in seeds if all(math.isfinite(values[a][s]) for a in check.arms)]
+    low, high = check.measure.range
     if check.compare == "level":
-        return t_interval([values[check.arms[0]][s] for s in seeds]), len(seeds)
-    a, b = check.arms
-    if check.compare == "difference":
-        return t_interval([values[a][s] - values[b][s] for s in seeds]), len(seeds)
-    ok = [s for s in seeds if values[a][s] > 0 and values[b][s] > 0]
-    return ratio_interval([values[a][s] / values[b][s] for s in ok]), len(ok)
+        arm = check.arms[0]
+        est = t_interval([values[arm][s] for s in seeds], (low, high))
+        directions = {Bound.LOWER for s in seeds if s in censored[arm]}
+    else:
+        a, b = check.arms
+        if check.compare == "ratio":
+            seeds = [s for s in seeds if values[a][s] > 0 and values[b][s] > 0]
+            est = ratio_interval([values[a][s] / values[b][s] for s in seeds])
+        else:
+            diffs = [values[a][s] - values[b][s] for s in seeds]
+            est = t_interval(diffs, (low - high, high - low))
+        # a censored treatment only raises the true effect, a censored baseline only lowers it
+        directions = {Bound.LOWER for s in seeds if s in censored[a]}
+        directions |= {Bound.UPPER for s in seeds if s in censored[b]}
+    bound = Bound.of(directions)
+    if bound is not None:
+        est = Estimate(est.mean, est.low, est.high, est.n, est.clipped, bound)
+    return est, len(seeds)
 
 
 def evaluate(claim: Claim, store: Store, quick: bool) -> dict[str, Any]:
@@ -248,9 +291,9 @@ def evaluate(claim: Claim, store: Store, quick: bool) -> dict[str, Any]:
     checks = []
     for check in claim.checks:
         values: dict[str, dict[int, float]] = {}
+        censored: dict[str, set[int]] = {}
         for arm in check.arms:
-            values[arm] = {}
-            censored = 0
+            values[arm], censored[arm] = {}, set()
             for c in configs[arm]:
                 row: RunRow | None = rows.get(c.key)
                 if row is None or row.status != "done":
@@ -264,13 +307,15 @@ def evaluate(claim: Claim, store: Store, quick: bool) -> dict[str, Any]:
                 )
                 value, cut = check.measure.of(row, curve)
                 values[arm][c.seed] = value
-                censored += cut
-            if censored:
+                if cut:
+                    censored[arm].add(c.seed)
+            if censored[arm]:
                 notes.append(
-                    f"{check.measure.text}: {censored} {arm} run(s) never reached it "
-                    "(counted as the budget)"
+                    f"{check.measure.text}: {len(censored[arm])} of {len(values[arm])} {arm} "
+                    f"run(s) never reached it (censored: ≥ {max(c.steps for c in configs[arm])} "
+                    "steps, so the effect is a bound)"
                 )
-        est, n = _estimate(check, values)
+        est, n = _estimate(check, values, censored)
         verdict = judge(est, **{check.threshold: check.value}) if n >= 2 else Verdict.INCONCLUSIVE
         checks.append(
             {
@@ -281,6 +326,14 @@ def evaluate(claim: Claim, store: Store, quick: bool) -> dict[str, Any]:
                 "low": est.low,
                 "high": est.high,
                 "n": n,
+                "clipped": est.clipped,
+                "bound": None if est.bound is None else str(est.bound),
+                # arm -> [runs that never reached the threshold, runs measured]
+                "censored": {
+                    arm: [len(censored[arm]), len(values[arm])]
+                    for arm in check.arms
+                    if censored[arm]
+                },
             }
         )
     verdict = combine([Verdict(c["verdict"]) for c in checks])

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from reglab.bench._console import cell, claims_table, progress
+from reglab.bench._console import CLIPPED_NOTE, cell, claims_table, progress
 
 RESULTS = "reglab-results"
 
@@ -42,6 +42,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--address", default=None, help="address of an existing Ray cluster (--backend ray)"
+    )
+    p.add_argument(
+        "--reuse-stale",
+        action="store_true",
+        help="keep stored runs made by other reglab code instead of running them again "
+        "(results from them are marked stale)",
     )
 
 
@@ -80,12 +86,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reproduce", help="run the papers' claims and print held / not held")
     p.add_argument("claims", nargs="*", metavar="CLAIM", help="claim ids (default: all)")
     p.add_argument(
-        "--quick", action="store_true", help="the reduced budgets (under 10 minutes on 2 cores)"
+        "--quick",
+        action="store_true",
+        help="a chosen subset at reduced budgets (about 5 minutes on 2 cores)",
     )
     p.add_argument(
         "--claims-file", metavar="FILE", help="a claims YAML file (default: the bundled one)"
     )
     p.add_argument("--list", action="store_true", help="list the claims, then exit")
+    p.add_argument(
+        "--timing",
+        action="store_true",
+        help="then print where the time went: per claim, training steps vs evaluation",
+    )
     _common(p)
     p.set_defaults(run=run_reproduce)
 
@@ -125,14 +138,55 @@ def _sweep(args: argparse.Namespace, console: Console, configs: list[Any], what:
     backend = make_backend(args.backend, args.workers, args.address)
     results = Path(args.results)
     store = Store(results / "results.db")
+    keys = {c.key for c in configs}
+    waited: set[int] = set()
+
+    def on_wait(claims: dict[str, int]) -> None:
+        if not set(claims.values()) <= waited:
+            waited.update(claims.values())
+            pids = ", ".join(map(str, sorted(set(claims.values()))))
+            console.print(
+                f"waiting for {len(claims)} run(s) that another sweep (process {pids}) is training",
+                highlight=False,
+            )
+
     try:
         with progress(console, what) as (start, advance):
             summary = run_sweep(
-                configs, store, backend, results / "cache", on_result=advance, on_start=start
+                configs,
+                store,
+                backend,
+                results / "cache",
+                on_result=advance,
+                on_start=start,
+                reuse_stale=args.reuse_stale,
+                on_wait=on_wait,
             )
+    except KeyboardInterrupt:
+        kept = len(store.finished_keys(include_stale=args.reuse_stale) & keys)
+        store.close()
+        raise KeyboardInterrupt(
+            f"{kept} of {len(keys)} run(s) are kept in {store.path}; run the same command again "
+            "to resume (kept runs are not run again)"
+        ) from None
     except BaseException:
         store.close()
         raise
+    if summary.stale:
+        console.print(
+            f"{summary.stale} run(s) in the store were made by other reglab code (stale) and "
+            + (
+                "were kept (--reuse-stale); results from them are marked stale."
+                if args.reuse_stale
+                else "were run again."
+            ),
+            highlight=False,
+        )
+    if summary.by_others:
+        console.print(
+            f"{summary.by_others} run(s) were made meanwhile by another sweep on {store.path}.",
+            highlight=False,
+        )
     if summary.skipped:
         console.print(
             f"{summary.skipped} run(s) were already in {store.path} and were not run again."
@@ -156,7 +210,7 @@ def run_bench(args: argparse.Namespace, console: Console) -> int:
 
     if args.list:
         table = Table(title="tasks")
-        table.add_column("task", no_wrap=True)
+        table.add_column("task", no_wrap=True, min_width=max(len(t) for t in TASKS))
         for col in ("data", "model", "optimizer", "steps"):
             table.add_column(col, overflow="fold")
         for t in TASKS.values():
@@ -196,20 +250,31 @@ def run_bench(args: argparse.Namespace, console: Console) -> int:
     store = _sweep(args, console, [c for cs in configs.values() for c in cs], f"bench {args.task}")
     with store:
         rows = {r.key: r for r in store.runs()}
+        from reglab.bench.measures import RANGES
+
         table = Table(title=f"{args.task}: final metrics, mean [95% interval] over seeds")
-        for col in ("recipe", "runs", "test_acc", "train_acc", "train_loss", "step ms"):
-            table.add_column(col)
+        # recipe names whole (never cut to a shared prefix); number cells wrap at their spaces
+        table.add_column("recipe", no_wrap=True, min_width=max(len(n) for n in configs))
+        for col in ("runs", "test_acc", "train_acc", "train_loss", "step ms"):
+            table.add_column(col, overflow="fold")
+        clipped = False
         for name, cs in configs.items():
             done = [rows[c.key] for c in cs if c.key in rows and rows[c.key].status == "done"]
             bad = [rows[c.key] for c in cs if c.key in rows and rows[c.key].status != "done"]
+            stale = sum(rows[c.key].stale for c in cs if c.key in rows)
+            ests = [
+                t_interval([r.value(m) for r in done], RANGES[m])
+                for m in ("test_acc", "train_acc", "train_loss")
+            ]
+            ests.append(t_interval([r.step_ms for r in done], RANGES["step_ms"]))
+            clipped |= any(e.clipped for e in ests)
             table.add_row(
                 name,
-                f"{len(done)}/{len(cs)}" + (f" ({len(bad)} {bad[0].status})" if bad else ""),
-                *(
-                    cell(t_interval([r.value(m) for r in done]))
-                    for m in ("test_acc", "train_acc", "train_loss")
-                ),
-                cell(t_interval([r.step_ms for r in done]), 1),
+                f"{len(done)}/{len(cs)}"
+                + (f" ({len(bad)} {bad[0].status})" if bad else "")
+                + (f" ({stale} stale)" if stale else ""),
+                *(cell(e) for e in ests[:3]),
+                cell(ests[3], 1),
             )
             for r in bad:
                 console.print(
@@ -217,11 +282,31 @@ def run_bench(args: argparse.Namespace, console: Console) -> int:
                     highlight=False,
                     markup=False,
                 )
+        if clipped:
+            table.caption = CLIPPED_NOTE
         console.print(table)
         console.print(
             f"store: {store.path} (`reglab report --results {args.results}` writes plots)"
         )
+        statuses = [rows[c.key].status for cs in configs.values() for c in cs if c.key in rows]
+    if statuses and all(s == "failed" for s in statuses):
+        Console(stderr=True).print(
+            f"reglab bench: every run failed ({len(statuses)} runs; messages above)",
+            highlight=False,
+        )
+        return 1
     return 0
+
+
+def _mark_stale(store: Any, results: list[dict[str, Any]]) -> None:
+    """Note on each claim computed from stale runs (made by other code, kept by --reuse-stale)."""
+    stale = {r.key for r in store.runs() if r.stale}
+    for r in results:
+        n = len(stale & {k for keys in r["runs"].values() for k in keys})
+        if n:
+            r["notes"].append(
+                f"STALE: computed from {n} run(s) made by other reglab code (--reuse-stale)"
+            )
 
 
 def run_reproduce(args: argparse.Namespace, console: Console) -> int:
@@ -243,13 +328,16 @@ def run_reproduce(args: argparse.Namespace, console: Console) -> int:
             console.print(f"{c.id}: left out of --quick ({c.quick_skip})", highlight=False)
     start = time.perf_counter()
     configs = [cfg for c in chosen for cs in c.configs(args.quick).values() for cfg in cs]
+    _say_plan(args, console, chosen, configs)
     store = _sweep(args, console, configs, f"reproduce ({mode})")
     with store:
         results = [evaluate(c, store, args.quick) for c in chosen]
+        _mark_stale(store, results)
         for r in results:
             store.write_claim(r["id"], mode, r)
     elapsed = time.perf_counter() - start
-    console.print(claims_table(results, f"reglab reproduce{' --quick' if args.quick else ''}"))
+    title = f"reglab reproduce{' --quick' if args.quick else ''}"
+    console.print(claims_table(results, title, console.width))
     for r in results:
         for note in r["notes"]:
             console.print(f"  {r['id']}: {note}", highlight=False, markup=False)
@@ -261,7 +349,36 @@ def run_reproduce(args: argparse.Namespace, console: Console) -> int:
         f"in {elapsed / 60:.1f} min; `reglab report` writes the report.",
         highlight=False,
     )
+    if args.timing:
+        _print_timing(args, console, chosen)
     return 0
+
+
+def _say_plan(
+    args: argparse.Namespace, console: Console, claims: list[Any], configs: list[Any]
+) -> None:
+    from reglab.bench.store import Store
+    from reglab.bench.timing import estimate, plan_text
+
+    with Store(Path(args.results) / "results.db") as store:
+        est = estimate(configs, store.runs(), reuse_stale=args.reuse_stale)
+    papers = len({c.paper for c in claims})
+    console.print(plan_text(len(claims), papers, est, args.workers), highlight=False)
+
+
+def _print_timing(args: argparse.Namespace, console: Console, claims: list[Any]) -> None:
+    from reglab.bench.store import Store
+    from reglab.bench.timing import TIMING_COLUMNS, claim_costs, timing_rows
+
+    with Store(Path(args.results) / "results.db") as store:
+        rows = {r.key: r for r in store.runs()}
+    costs = claim_costs([(c.id, c.configs(args.quick)) for c in claims], rows)
+    table = Table(title="where the time went (worker seconds; a shared run counts once)")
+    for col in TIMING_COLUMNS:
+        table.add_column(col, overflow="fold")
+    for row in timing_rows(costs):
+        table.add_row(*row)
+    console.print(table)
 
 
 def run_report(args: argparse.Namespace, console: Console) -> int:
@@ -273,7 +390,7 @@ def run_report(args: argparse.Namespace, console: Console) -> int:
         raise FileNotFoundError(
             f"no results store at {path}: run `reglab bench` or `reglab reproduce` first"
         )
-    with Store(path) as store:
+    with Store(path, readonly=True) as store:
         index = write_report(store, Path(args.out))
     console.print(f"wrote {index} and {index.with_name('summary.md')}", highlight=False)
     return 0

@@ -6,9 +6,13 @@
 ``mean_log(train_loss)``  the mean of log(value) over the evaluations after step 0 (the area
                         under the log curve: lower means lower throughout training)
 ``steps_to(m >= v)``    the first evaluated step where the metric reaches v (``<=`` too); a run
-                        that never does counts as its full budget of steps (censored: the
-                        claim's details say how many were)
+                        that never does is censored: its value is known only to be >= its
+                        budget of steps, and the claim reports a bound ("≥") and how many
+                        runs never reached v (see ``reglab.bench.stats``)
 ======================  =======================================================================
+
+``Measure.range`` is the interval the values live in (accuracies and ECE in [0, 1], losses and
+times >= 0); intervals over seeds are clipped to it.
 
 >>> Measure.parse("steps_to(test_acc >= 0.95)")
 Measure(text='steps_to(test_acc >= 0.95)', kind='steps_to', metric='test_acc', op='>=', threshold=0.95)
@@ -28,6 +32,14 @@ from reglab._core.registry import UnknownNameError
 from reglab._core.validation import did_you_mean
 from reglab.bench.evaluation import CURVE_METRICS, METRICS, NOISE_METRICS
 from reglab.bench.store import RunRow
+
+# The range of each metric's values (the rest: unbounded); intervals over seeds are clipped to it.
+_UNIT = ("train_acc", "test_acc", "test_ece", "clean_train_acc", "memorized", "noisy_true_acc")
+_NON_NEGATIVE = ("train_loss", "test_loss", "step_ms")  # step_loss: penalties may be negative
+RANGES: dict[str, tuple[float, float]] = {
+    **{m: (0.0, 1.0) for m in _UNIT},
+    **{m: (0.0, math.inf) for m in _NON_NEGATIVE},
+}
 
 _CALL = re.compile(r"^(max|min|mean_log)\(\s*([a-z_]+)\s*\)$")
 _STEPS_TO = re.compile(r"^steps_to\(\s*([a-z_]+)\s*(>=|<=)\s*([-+0-9.eE]+)\s*\)$")
@@ -68,6 +80,16 @@ class Measure:
                 f"measure {text!r}: write NAME, max(NAME), min(NAME), mean_log(NAME) or steps_to(NAME >= V)"
             )
         return cls(text, "final", _metric(text, curve=False))
+
+    @property
+    def range(self) -> tuple[float, float]:
+        """The interval this measure's values live in (for one run)."""
+        if self.kind == "steps_to":
+            return (0.0, math.inf)
+        if self.kind == "mean_log":
+            low, high = RANGES.get(self.metric, (-math.inf, math.inf))
+            return (-math.inf, math.log(high) if 0 < high < math.inf else math.inf)
+        return RANGES.get(self.metric, (-math.inf, math.inf))
 
     @property
     def needs_curve(self) -> bool:

@@ -11,13 +11,16 @@ key)::
       - elr: {beta: 0.7, strength: 3.0}
 
 Arguments that the training set-up provides (``params``, ``model``, ``optimizer``,
-``num_classes``, ``num_examples``, ``total_steps``) are filled in by ``reglab._core.binding``;
+``num_classes``, ``num_examples``, ``total_steps``, ``generator``) are filled in by
+``reglab._core.binding``, the one route from a method spec to the built method;
 ``params`` may be given as ``weights`` or ``all`` (a ``reglab.select`` name). A strength may be
 a schedule, ``{schedule: early, value: 0.1, until: "20%"}``, where step counts written as
 percentages are fractions of the run's steps. ``none`` is the baseline recipe: the task's loss
 and optimizer with nothing added. Bundled recipes live in ``reglab/bench/recipes/``.
 
-Building a run's step: layers with an ``apply`` function are model surgery, applied first;
+Building a run's step: each stochastic method gets its own ``generator=``, seeded from the
+run's seed (``reglab.bench.streams``, the stream ``method-i`` of the i-th method written);
+layers with an ``apply`` function are model surgery, applied first;
 then the base optimizer is built over the model's parameters; optimizer wrappers wrap it in the
 order written; the rest (transforms, loss, penalties, post-step hooks) go to ``reglab.Recipe``.
 
@@ -32,27 +35,25 @@ ValueError: recipe 'example': unknown key 'method' (did you mean 'methods' or 'm
 
 from __future__ import annotations
 
-import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 from torch import nn
 
-from reglab import schedules
-from reglab._core.binding import CONTEXT_NAMES, SetUp, bind
+from reglab._core.binding import CONTEXT_NAMES, SetUp, arguments, bind, is_surgery
+from reglab._core.binding import schedule_from_spec as build_schedule
 from reglab._core.recipe import Recipe
 from reglab._core.registry import Kind, UnknownNameError, get
-from reglab._core.selection import Which, select
+from reglab._core.selection import Which
 from reglab._core.validation import check_choice, did_you_mean
+from reglab.bench import streams
 from reglab.bench._config import check_keys, numbers
 from reglab.bench.optimizers import OptimizerSpec
 
 BUNDLED = Path(__file__).with_name("recipes")
 KEYS = ("name", "description", "optimizer", "model", "methods")
-SCHEDULES = ("constant", "linear", "cosine", "step", "early", "late")
-_STEP_ARGS = ("steps", "until", "after", "boundaries")
 _NOT_IN_RECIPES = (Kind.METRIC, Kind.TUNER)
 
 
@@ -98,7 +99,11 @@ def load_recipe(ref: str | Path) -> RecipeSpec:
     if not path.exists():
         raise FileNotFoundError(f"recipe file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"recipe file {path} is not a text file (not UTF-8): not a recipe"
+        ) from None
     except yaml.YAMLError as e:
         raise ValueError(f"recipe file {path} is not valid YAML: {e}") from None
     return parse_recipe(data, path.stem, where=str(path))
@@ -138,12 +143,6 @@ def _method(item: object, where: str) -> MethodSpec:
     return MethodSpec(str(name), dict(args))
 
 
-def _signature_of(name: str) -> inspect.Signature:
-    entry = get(name)
-    target = entry.apply if entry.kind is Kind.LAYER and entry.apply is not None else entry.target
-    return inspect.signature(target)
-
-
 def check_method(name: str, args: dict[str, Any], where: str) -> None:
     """The name is registered, usable in a step, and every argument is one of its parameters."""
     entry = get(str(name))
@@ -153,7 +152,7 @@ def check_method(name: str, args: dict[str, Any], where: str) -> None:
         raise ValueError(
             f"{where}: layer {name!r} has no apply function (model surgery), so a recipe cannot add it"
         )
-    params = [p for p in _signature_of(name).parameters][1 if entry.kind is Kind.LAYER else 0 :]
+    params = arguments(str(name))
     for arg, value in args.items():
         if arg not in params:
             raise ValueError(
@@ -165,49 +164,8 @@ def check_method(name: str, args: dict[str, Any], where: str) -> None:
             )
         if arg == "params":
             check_choice(f"{where}: {name}.params", value, Which)
-        if isinstance(value, dict) and "schedule" in value:
+        if isinstance(value, dict) and "schedule" in value:  # checked against a 100-step run
             build_schedule(value, total_steps=100, where=f"{where}: {name}.{arg}")
-
-
-def build_schedule(spec: dict[str, Any], total_steps: int, where: str) -> schedules.Schedule:
-    """``{schedule: NAME, ...}`` as a ``reglab.schedules`` object; "N%" steps are N% of the run."""
-    kind = spec.get("schedule")
-    if kind not in SCHEDULES:
-        raise ValueError(
-            f"{where}: unknown schedule {kind!r}{did_you_mean(str(kind), SCHEDULES)}; schedules: {', '.join(SCHEDULES)}"
-        )
-    maker = getattr(schedules, kind)
-    kwargs = check_keys(
-        {k: v for k, v in spec.items() if k != "schedule"},
-        inspect.signature(maker).parameters,
-        f"{where} ({kind} schedule)",
-    )
-
-    def steps(value: Any) -> Any:
-        if isinstance(value, str) and value.endswith("%"):
-            try:
-                return round(float(value[:-1]) / 100 * total_steps)
-            except ValueError:
-                raise ValueError(
-                    f"{where}: {value!r} is not a percentage of the run's steps"
-                ) from None
-        return [steps(v) for v in value] if isinstance(value, list) else value
-
-    return maker(**{k: steps(v) if k in _STEP_ARGS else v for k, v in kwargs.items()})
-
-
-def resolve_args(
-    args: dict[str, Any], model: nn.Module, total_steps: int, where: str
-) -> dict[str, Any]:
-    """Arguments ready for the constructor: schedules built, a ``params`` name selected."""
-    out: dict[str, Any] = {}
-    for k, v in args.items():
-        if isinstance(v, dict) and "schedule" in v:
-            v = build_schedule(v, total_steps, f"{where}.{k}")
-        elif k == "params" and isinstance(v, str):
-            v = select(model, v)
-        out[k] = v
-    return out
 
 
 def build_step(
@@ -217,17 +175,33 @@ def build_step(
     num_classes: int,
     num_examples: int,
     total_steps: int,
+    seed: int | None = None,
 ) -> Recipe:
-    """Apply the surgery to ``model`` (in place) and return the ``Recipe`` of one training step."""
-    surgery = [m for m in methods if get(m.name).kind is Kind.LAYER]
-    rest = [m for m in methods if get(m.name).kind is not Kind.LAYER]
-    for m in surgery:
-        bind(m.name, resolve_args(m.args, model, total_steps, m.name), SetUp(model))
+    """Apply the surgery to ``model`` (in place) and return the ``Recipe`` of one training step.
+
+    With a run ``seed``, the method at position i that takes ``generator=`` gets its own
+    generator from the stream ``method-i`` (``reglab.bench.streams``); without one, such
+    methods draw from PyTorch's global generator.
+    """
+    setups = [
+        SetUp(
+            model,
+            num_classes=num_classes,
+            num_examples=num_examples,
+            total_steps=total_steps,
+            generator=None if seed is None else streams.generator(seed, streams.method_stream(i)),
+        )
+        for i in range(len(methods))
+    ]
+    surgery = [i for i, m in enumerate(methods) if is_surgery(get(m.name))]
+    for i in surgery:
+        bind(methods[i].name, methods[i].args, setups[i])
     opt = optimizer.build(model.parameters())
     parts: list[object] = []
-    for m in rest:
-        setup = SetUp(model, opt, num_classes, num_examples, total_steps)
-        built = bind(m.name, resolve_args(m.args, model, total_steps, m.name), setup)
+    for i, m in enumerate(methods):
+        if i in surgery:
+            continue
+        built = bind(m.name, m.args, replace(setups[i], optimizer=opt))
         if get(m.name).kind is Kind.OPTIMIZER:
             opt = built
         else:

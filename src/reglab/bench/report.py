@@ -4,6 +4,11 @@ Sections: the claims (latest verdict of each claim per mode, with an effect plot
 claim's learning curves per arm), then every other group of runs (same task, data options and
 budget) with a table of final metrics and learning curves per arm, then the runs that did not
 finish (diverged or failed, with their messages).
+
+Intervals are clipped to the metric's range (marked ``*``); a censored claim effect (runs that
+never reached a ``steps_to`` threshold) is shown as a bound, "≥ x" or "≤ x", with the count of
+runs that never reached it. The report is written to a temporary folder beside ``out`` and moved
+into place when complete, so an interrupted or failed write leaves the previous report intact.
 """
 
 from __future__ import annotations
@@ -11,10 +16,15 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
+import shutil
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from reglab.bench._console import CLIPPED, CLIPPED_NOTE, censored_text
+from reglab.bench.measures import RANGES
 from reglab.bench.plots import curves_png, effects_png
 from reglab.bench.stats import t_interval
 from reglab.bench.store import RunRow, Store
@@ -24,6 +34,25 @@ TABLE_METRICS = ("test_acc", "train_acc", "train_loss", "step_ms")
 
 def _fmt(x: float) -> str:
     return "-" if x is None or not math.isfinite(x) else f"{x:.4g}"
+
+
+def _interval(c: dict[str, Any]) -> str:
+    """A check's interval "[low, high]", or its one-sided bound when censored ("≤ high")."""
+    bound = c.get("bound")
+    if bound == "lower":
+        return f"≥ {_fmt(c['low'])}"
+    if bound == "upper":
+        return f"≤ {_fmt(c['high'])}"
+    if bound == "both":
+        return "no bound (censored both ways)"
+    return f"[{_fmt(c['low'])}, {_fmt(c['high'])}]" + (CLIPPED if c.get("clipped") else "")
+
+
+def _effect(c: dict[str, Any]) -> str:
+    """A check as "mean [low, high] (n=3) for <check>" or "≤ x (n=3) for <check> (3/3 b never...)"."""
+    censored = censored_text(c)
+    value = _interval(c) if c.get("bound") else f"{_fmt(c['mean'])} {_interval(c)}"
+    return f"{value} (n={c['n']}) for {c['check']}" + (f" ({censored})" if censored else "")
 
 
 def _experiment(row: RunRow) -> str:
@@ -75,16 +104,20 @@ def _metrics_table(groups: dict[str, list[RunRow]], labels: dict[str, str]) -> l
         cells = []
         for m in TABLE_METRICS:
             est = t_interval(
-                [v for r in done if (v := r.value(m)) is not None and math.isfinite(v)]
+                [v for r in done if (v := r.value(m)) is not None and math.isfinite(v)],
+                RANGES.get(m, (-math.inf, math.inf)),
             )
+            interval = f"[{_fmt(est.low)}, {_fmt(est.high)}]" + (CLIPPED if est.clipped else "")
             cells.append(
                 "-"
                 if est.n == 0
                 else _fmt(est.mean)
                 if est.n < 2
-                else f"{_fmt(est.mean)} ± {_fmt((est.high - est.low) / 2)}"
+                else f"{_fmt(est.mean)} {interval}"
             )
-        table.append([labels[arm], f"{len(done)}/{len(rows)}", *cells])
+        stale = sum(r.stale for r in rows)  # made by other code (kept by --reuse-stale)
+        runs = f"{len(done)}/{len(rows)}" + (f" ({stale} stale)" if stale else "")
+        table.append([labels[arm], runs, *cells])
     return table
 
 
@@ -98,10 +131,12 @@ def _md(table: list[list[str]]) -> str:
 
 def _html(table: list[list[str]]) -> str:
     head, *body = table
-    out = "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
+    # in a box of its own that scrolls sideways when the table is wider than a phone's screen
+    out = '<div class="wide"><table><tr>'
+    out += "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
     for row in body:
         out += "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-    return out + "</table>"
+    return out + "</table></div>"
 
 
 class _Doc:
@@ -125,7 +160,8 @@ class _Doc:
 
     def image(self, path: Path, alt: str) -> None:
         self.md.append(f"![{alt}]({path.name})\n")
-        self.html.append(f'<img src="{html.escape(path.name)}" alt="{html.escape(alt)}">')
+        src = html.escape(path.name)  # a link to the full-size plot, in a box that scrolls
+        self.html.append(f'<div class="wide plot"><a href="{src}"><img src="{src}" alt="{html.escape(alt)}"></a></div>')
 
 
 def _claims(doc: _Doc, store: Store, rows: dict[str, RunRow], out: Path, used: set[str]) -> None:
@@ -138,9 +174,7 @@ def _claims(doc: _Doc, store: Store, rows: dict[str, RunRow], out: Path, used: s
     ]
     for r in results:
         effects = [
-            f"{_fmt(c['mean'])} [{_fmt(c['low'])}, {_fmt(c['high'])}] (n={c['n']}) for {c['check']}"
-            + (f": {c['verdict']}" if len(r["checks"]) > 1 else "")
-            for c in r["checks"]
+            _effect(c) + (f": {c['verdict']}" if len(r["checks"]) > 1 else "") for c in r["checks"]
         ]
         table.append([r["id"], r["mode"], r["paper"], "; ".join(effects), r["verdict"]])
     doc.table(table)
@@ -149,13 +183,14 @@ def _claims(doc: _Doc, store: Store, rows: dict[str, RunRow], out: Path, used: s
         doc.heading(f"{r['id']} ({r['mode']}): {r['verdict']}", 3)
         doc.para(r["statement"])
         doc.table(
-            [["check", "mean", "95% interval", "n", "verdict"]]
+            [["check", "mean", "95% interval", "n", "never reached", "verdict"]]
             + [
                 [
                     c["check"],
                     _fmt(c["mean"]),
-                    f"[{_fmt(c['low'])}, {_fmt(c['high'])}]",
+                    _interval(c),
                     str(c["n"]),
+                    censored_text(c).removesuffix(" never reached it") or "-",
                     c["verdict"],
                 ]
                 for c in r["checks"]
@@ -177,8 +212,55 @@ def _claims(doc: _Doc, store: Store, rows: dict[str, RunRow], out: Path, used: s
 
 
 def write_report(store: Store, out: Path) -> Path:
-    """Write ``out/index.html``, ``out/summary.md`` and the PNGs; returns the HTML path."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Write ``out/index.html``, ``out/summary.md`` and the PNGs; returns the HTML path.
+
+    The report is built in a temporary folder beside ``out`` and then replaces ``out`` whole
+    (a previous report's files never mix with the new ones; a failed write leaves it intact).
+    An existing ``out`` that is neither empty nor a report is refused, never deleted.
+    """
+    out = Path(out)
+    if out.exists() and not _is_report(out):
+        raise ValueError(
+            f"report folder {out} exists and holds no report (no index.html or summary.md); "
+            "give another --out"
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a report is meant to be read
+        _write(store, tmp)
+        _replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out / "index.html"
+
+
+def _is_report(folder: Path) -> bool:
+    if not folder.is_dir():
+        return False
+    names = {p.name for p in folder.iterdir()}
+    return not names or bool(names & {"index.html", "summary.md"})
+
+
+def _replace(new: Path, out: Path) -> None:
+    """Move the folder ``new`` to ``out``, removing the old ``out`` only once ``new`` is there."""
+    if not out.exists():
+        new.rename(out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    old.rmdir()
+    out.rename(old)
+    try:
+        new.rename(out)
+    except BaseException:
+        old.rename(out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _write(store: Store, out: Path) -> None:
+    """Write the report's files into the (empty) folder ``out``."""
     all_rows = store.runs()
     rows = {r.key: r for r in all_rows}
     doc = _Doc()
@@ -189,7 +271,10 @@ def write_report(store: Store, out: Path) -> Path:
     doc.para(
         f"Store {store.path}: {len(all_rows)} runs ("
         + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        + "). Intervals are 95% Student-t intervals over seeds; bands in the plots span the seeds' min to max."
+        + "). Intervals are 95% Student-t intervals over seeds; bands in the plots span the seeds' min to max. "
+        + CLIPPED_NOTE
+        + ". A censored effect (runs that never reached a steps_to threshold within their"
+        " budget) is a one-sided bound, ≥ or ≤, with the count of such runs."
     )
     used: set[str] = set()
     _claims(doc, store, rows, out, used)
@@ -221,11 +306,19 @@ def write_report(store: Store, out: Path) -> Path:
             ]
         )
     (out / "summary.md").write_text("\n".join(doc.md))
+    # Readable on a phone (checked in headless Chromium by tests/bench/test_report_browser.py):
+    # the viewport meta, a margin, tables and plots scrolling sideways inside their own box, and
+    # plots kept at least 600 px wide there so that their labels stay legible.
     style = (
-        "body{font-family:sans-serif;max-width:1100px;margin:auto} table{border-collapse:collapse;margin:8px 0}"
-        "td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px} img{max-width:100%}"
+        "body{font-family:sans-serif;max-width:1100px;margin:auto;padding:0 12px;line-height:1.4}"
+        " .wide{overflow-x:auto;margin:8px 0} table{border-collapse:collapse}"
+        " td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px;vertical-align:top}"
+        " h1,h2,h3{overflow-wrap:anywhere} img{max-width:100%;height:auto;display:block}"
+        " @media (max-width:700px){.plot img{min-width:600px}}"
     )
-    page = f"<!doctype html><html><head><meta charset='utf-8'><title>reglab report</title><style>{style}</style></head><body>"
-    index = out / "index.html"
-    index.write_text(page + "\n".join(doc.html) + "</body></html>")
-    return index
+    page = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>reglab report</title><style>{style}</style></head><body>"
+    )
+    (out / "index.html").write_text(page + "\n".join(doc.html) + "</body></html>")

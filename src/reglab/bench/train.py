@@ -1,8 +1,9 @@
 """Execute one run: build the data, model and training step from a ``RunConfig`` and train.
 
-The run seed seeds, in this order: the split and label noise (inside the task), the global
-generator before the model is built (initialization, and dropout masks of methods that use
-the global generator), and a separate generator for the mini-batch order. Training uses one
+Every random stream comes from the run seed through ``reglab.bench.streams``: the split and
+label noise (inside the task), the global generator seeded just before the model is built
+(initialization, then the model's own dropout), the mini-batch order, and each stochastic
+method's own ``generator=`` (so a wider model does not change Mixup's draws). Training uses one
 thread, so a run gives the same numbers in any worker. A NaN/Inf loss ends the run with status
 ``diverged``; an exception ends it with ``failed`` and the message; Ctrl-C propagates (the
 partial run is dropped, nothing of it is written).
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from reglab.bench import streams
 from reglab.bench._config import from_mapping
 from reglab.bench.evaluation import evaluate
 from reglab.bench.models import ModelSpec, build_model
@@ -58,9 +60,9 @@ def versions() -> dict[str, str]:
 class Batches:
     """Mini-batch indices: a fresh seeded permutation each epoch; the full set when size is None."""
 
-    def __init__(self, n: int, size: int | None, seed: int) -> None:
+    def __init__(self, n: int, size: int | None, generator: torch.Generator) -> None:
         self.n, self.size = n, size if size is not None and size < n else None
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = generator
         self.order, self.pos = torch.arange(n), n
 
     def next(self) -> torch.Tensor:
@@ -80,7 +82,7 @@ def prepare(config: RunConfig, cache_dir: Path | None) -> tuple[Any, ...]:
     spec = task.check_model(from_mapping(ModelSpec, config.model, "model"))
     cast = (lambda x: x) if split.vocab is not None else (lambda x: x.to(spec.torch_dtype))
     x_train, x_test = cast(split.x_train), cast(split.x_test)
-    torch.manual_seed(config.seed)
+    torch.manual_seed(streams.seed_of(config.seed, streams.Stream.INIT))
     model = build_model(spec, tuple(split.x_train.shape[1:]), split.num_classes, split.vocab)
     step = build_step(
         config.method_specs(),
@@ -89,6 +91,7 @@ def prepare(config: RunConfig, cache_dir: Path | None) -> tuple[Any, ...]:
         split.num_classes,
         len(split.y_train),
         config.steps,
+        seed=config.seed,
     )
     return split, x_train, x_test, model, step
 
@@ -101,14 +104,17 @@ def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
 def _train(config: RunConfig, cache_dir: Path | None) -> RunResult:
     split, x_train, x_test, model, step = prepare(config, cache_dir)
     opt_spec = from_mapping(OptimizerSpec, config.optimizer, "optimizer")
-    batches = Batches(len(split.y_train), config.batch_size, seed=20_000 + config.seed)
+    order = streams.generator(config.seed, streams.Stream.BATCH_ORDER)
+    batches = Batches(len(split.y_train), config.batch_size, order)
     curves: list[tuple[int, str, float]] = []
 
     def record(at: int, values: dict[str, float]) -> dict[str, float]:
         curves.extend((at, k, v) for k, v in values.items())
         return values
 
+    clock = time.perf_counter()
     metrics = record(0, evaluate(model, split, x_train, x_test))
+    eval_time = time.perf_counter() - clock
     losses: list[float] = []
     train_time, status, message = 0.0, Status.DONE, ""
     model.train()
@@ -127,10 +133,14 @@ def _train(config: RunConfig, cache_dir: Path | None) -> RunResult:
             break
         losses.append(loss)
         if t % config.eval_every == 0 or t == config.steps:
+            clock = time.perf_counter()
             values = evaluate(model, split, x_train, x_test)
+            eval_time += time.perf_counter() - clock
             values["step_loss"] = sum(losses) / len(losses)
             metrics, losses = record(t, values), []
     done = max(t, 1)
+    # seconds in training steps and in evaluations (reglab.bench.timing breaks a sweep down by them)
+    metrics = {**metrics, "train_s": train_time, "eval_s": eval_time}
     return RunResult(status, metrics, curves, message, step_ms=1000 * train_time / done)
 
 

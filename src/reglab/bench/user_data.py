@@ -3,7 +3,9 @@
 Optional ``x_test`` and ``y_test`` give the test set; without them a seeded random fraction of
 the examples is held out. ``y`` holds integer class labels; ``x`` holds real-valued inputs of
 any shape per example, or integer token ids (then one-hot encoded by the MLP). Every error
-names the file and what is wrong with it.
+names the file and what is wrong with it: a corrupt file, a missing array, a NaN or infinite
+value (with the index of the first), labels that are not integers 0..K-1 (a label far above
+the others would make that many classes: refused above 100 classes, warned below).
 
 >>> import numpy as np, tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "mine.npz"
@@ -16,7 +18,7 @@ names the file and what is wrong with it.
 from __future__ import annotations
 
 import hashlib
-import pickle
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ import torch
 from reglab.bench.datasets import Split, random_split
 
 SUFFIXES = (".npz", ".pt")
+SPARSE_LIMIT = 100  # more classes than this, most of them without a label: refused
 
 
 def file_digest(path: Path) -> str:
@@ -38,26 +41,34 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _why(e: BaseException) -> str:
+    first = str(e).splitlines()[0] if str(e) else ""
+    first = first if len(first) <= 160 else first[:157] + "..."
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__
+
+
 def _read(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise FileNotFoundError(f"data file {path} does not exist")
     if path.suffix not in SUFFIXES:
         raise ValueError(f"data file {path}: unsupported suffix {path.suffix!r}; use .npz or .pt")
-    try:
-        if path.suffix == ".npz":
+    if path.suffix == ".npz":
+        try:
             with np.load(path, allow_pickle=False) as data:
                 return {k: data[k] for k in data.files}
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except (
-        OSError,
-        ValueError,
-        EOFError,
-        zipfile.BadZipFile,
-        RuntimeError,
-        pickle.UnpicklingError,
-    ) as e:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+            raise ValueError(
+                f"data file {path}: cannot be read as .npz, the file is corrupt or not made by "
+                f"numpy.savez ({_why(e)})"
+            ) from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the unpickler warns about protocols before failing
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001  (corrupt bytes raise anything: KeyError, struct.error, ...)
         raise ValueError(
-            f"data file {path}: cannot be read as {path.suffix} ({str(e).splitlines()[0] if str(e) else type(e).__name__})"
+            f"data file {path}: cannot be read as .pt, the file is corrupt or not made by "
+            f"torch.save({{'x': tensor, 'y': tensor}}) ({_why(e)})"
         ) from None
     if not isinstance(loaded, dict):
         raise ValueError(
@@ -75,6 +86,14 @@ def _tensor(path: Path, name: str, value: Any) -> torch.Tensor:
         raise ValueError(
             f"data file {path}: array {name!r} must be a real or integer array with a batch axis, got {t.dtype} of shape {tuple(t.shape)}"
         )
+    if t.is_floating_point():
+        bad = ~torch.isfinite(t)
+        if bad.any():
+            where = tuple(int(i) for i in bad.nonzero()[0])
+            raise ValueError(
+                f"data file {path}: array {name!r} has {int(bad.sum())} NaN or infinite "
+                f"value(s), the first {float(t[where])} at index {where}; remove or fill them"
+            )
     return t
 
 
@@ -117,11 +136,30 @@ def load_user_data(path: Path | str, test_fraction: float, seed: int) -> Split:
                 f"data file {path}: 'x_test' examples have shape {tuple(x_test.shape[1:])}, 'x' has {tuple(x.shape[1:])}"
             )
         x_test = x_test.long() if tokens else x_test.float()
-        k = int(torch.cat([y, y_test]).max()) + 1
+        k = _num_classes(path, torch.cat([y, y_test]))
         vocab = int(torch.cat([x, x_test]).max()) + 1 if tokens else None
-        return Split(x, y, x_test, y_test, y, max(k, 2), vocab)
+        return Split(x, y, x_test, y_test, y, k, vocab)
     train = len(y) - max(1, round(test_fraction * len(y)))
     vocab = int(x.max()) + 1 if tokens else None
-    return random_split(
-        x, y, max(train, 1), seed, num_classes=max(int(y.max()) + 1, 2), vocab=vocab
+    return random_split(x, y, max(train, 1), seed, num_classes=_num_classes(path, y), vocab=vocab)
+
+
+def _num_classes(path: Path, labels: torch.Tensor) -> int:
+    """max label + 1 (at least 2); labels that leave most classes empty are refused or warned.
+
+    The model has one output per class, so a single label far above the others (100000 among
+    0..9) would build 100001 outputs: refused above ``SPARSE_LIMIT`` classes, warned below.
+    """
+    k = max(int(labels.max()) + 1, 2)
+    used = len(torch.unique(labels))
+    if k <= 2 * used:
+        return k
+    text = (
+        f"data file {path}: the labels use {used} distinct values but reach {k - 1}, which "
+        f"makes {k} classes (one model output each); number the classes 0..{used - 1}, e.g. "
+        f"with numpy.unique(y, return_inverse=True)"
     )
+    if k > SPARSE_LIMIT:
+        raise ValueError(text)
+    warnings.warn(text, UserWarning, stacklevel=3)
+    return k
