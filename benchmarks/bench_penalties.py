@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import reglab as rl
-from benchmarks._timing import median_times, report, save
+from benchmarks._timing import median_times, paired_ratios, report, save
 
 
 def _fwd_bwd(value: Callable[[], torch.Tensor], params: list[torch.Tensor]) -> Callable[[], None]:
@@ -41,13 +41,12 @@ def foreach_vs_loop() -> list[dict[str, Any]]:
     rows = []
     for name, loop in loops.items():
         pen = pens[name]
-        fwd = median_times({"foreach": lambda: pen.value(params), "loop": loop}, repeats=50)
-        both = median_times({"foreach": _fwd_bwd(lambda: pen.value(params), params),
-                             "loop": _fwd_bwd(loop, params)}, repeats=50)
-        for kind, t in (("forward", fwd), ("forward+backward", both)):
+        fwd = paired_ratios(loop, lambda: pen.value(params), pairs=40)
+        both = paired_ratios(_fwd_bwd(loop, params), _fwd_bwd(lambda: pen.value(params), params), pairs=40)
+        for kind, r in (("forward", fwd), ("forward+backward", both)):
             rows.append({"benchmark": f"{name} {kind}: per-tensor loop / foreach (100 tensors)",
-                         "ratio": t["loop"] / t["foreach"], "goal": ">= 3",
-                         "foreach_us": round(t["foreach"] * 1e6, 1), "loop_us": round(t["loop"] * 1e6, 1)})
+                         "ratio": r["ratio"], "goal": ">= 3", "quartiles": f"{r['q1']:.2f}-{r['q3']:.2f}",
+                         "foreach_us": round(r["ours"] * 1e6, 1), "loop_us": round(r["peer"] * 1e6, 1)})
     return rows
 
 

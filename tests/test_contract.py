@@ -3,7 +3,8 @@
 Per entry: it has sample arguments and a card naming its paper; it builds and runs in float32
 and float64 with finite outputs in that dtype; bad arguments raise an error naming the
 argument; ``state_dict()`` round-trips and resuming gives the same next result; zero strength
-(or p=0) and eval mode leave inputs, outputs or trajectories unchanged where that applies.
+(or p=0) and eval mode leave inputs, outputs or trajectories unchanged where that applies;
+an activity penalty is silent in eval mode and ``remove()`` / its ``with`` block take its hooks off.
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ def invoke(entry: MethodEntry, obj: Any, sample: Sample, ctx: SampleContext) -> 
             obj.attach(ctx.hooked)
         ctx.hooked.step(ctx.closure(ctx.hooked))
         return [p.detach().clone() for p in ctx.model.parameters()]
-    if kind is Kind.TUNER:
-        return None
+    if kind is Kind.TUNER:  # a tuner object called on its sample problem, if it has one
+        return obj(*sample.inputs) if sample.inputs else None
     return obj(*sample.inputs)
 
 
@@ -124,7 +125,7 @@ def test_bad_arguments_raise_naming_the_argument(entry: MethodEntry) -> None:
     for bad in sample.invalid:
         with pytest.raises((ValueError, TypeError)) as info:
             obj, _ = build(entry, SampleContext(), **bad)
-            if entry.kind is Kind.METRIC:  # a metric is a function: its arguments meet at the call
+            if entry.kind in (Kind.METRIC, Kind.WEIGHTS):  # a function: its arguments meet at the call
                 obj(*sample.inputs)
         named = [k for k in bad if k in str(info.value)]
         assert named, f"error for {bad} does not name the argument: {info.value}"
@@ -206,6 +207,37 @@ def test_eval_mode_is_deterministic_identity(entry: MethodEntry) -> None:
         torch.testing.assert_close(first[1], F.one_hot(y, ctx.num_classes).to(first[1].dtype))
     elif sample.reference is not None:
         torch.testing.assert_close(first, sample.reference(*sample.inputs))
+
+
+def _hooks(model: nn.Module) -> int:
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+@by_entry
+def test_activity_penalty_is_silent_in_eval_and_removes_its_hooks(entry: MethodEntry) -> None:
+    if entry.kind is not Kind.ACTIVITY:
+        pytest.skip("hooks and eval silence apply to activity penalties")
+    ctx = SampleContext()
+    before = _hooks(ctx.model) + _hooks(ctx.cnn)
+    obj, sample = build(entry, ctx)
+    module, *args = sample.inputs
+    module.eval()
+    module(*args)
+    out = obj()
+    assert float(out) == 0.0 and not out.requires_grad, "a model in eval mode must be silent"
+    module.train()
+    obj.eval()
+    module(*args)
+    assert float(obj()) == 0.0, "a penalty in eval mode must be silent"
+    obj.train()
+    out = invoke(entry, obj, sample, ctx)
+    assert out.requires_grad and float(out.detach()) != 0.0
+    obj.remove()
+    assert _hooks(ctx.model) + _hooks(ctx.cnn) == before, "remove() must take every hook off"
+    with entry.build(**sample.kwargs) as obj2:
+        assert _hooks(ctx.model) + _hooks(ctx.cnn) > before
+    assert _hooks(ctx.model) + _hooks(ctx.cnn) == before, "leaving the with block must remove hooks"
+    del obj2
 
 
 def test_registry_refuses_an_entry_without_sample_in_the_suite() -> None:

@@ -22,13 +22,18 @@ from reglab._core.registry import (
 )
 from reglab._core.registry import get as entry
 from reglab._core.selection import Selection, Which, select
-from reglab import data, layers, losses, metrics, optim, penalties
+from reglab import activity, continual, data, layers, losses, merging, metrics, optim, penalties
+from reglab.activity import *  # noqa: F403
+from reglab.continual import *  # noqa: F403
 from reglab.data import *  # noqa: F403
 from reglab.layers import *  # noqa: F403
 from reglab.losses import *  # noqa: F403
+from reglab.merging import *  # noqa: F403
 from reglab.metrics import *  # noqa: F403
 from reglab.optim import *  # noqa: F403
 from reglab.penalties import *  # noqa: F403
+from reglab import tune
+from reglab.tune import *  # noqa: F403
 
 __version__ = "0.1.0"
 
@@ -37,5 +42,6 @@ __all__ = [
     "UnknownNameError", "Which",
     "available", "card", "create", "entry", "functional", "register", "schedules", "select",
     *penalties.__all__, *data.__all__, *losses.__all__, *layers.__all__, *optim.__all__,
-    *metrics.__all__,
+    *metrics.__all__, *continual.__all__, *merging.__all__, *activity.__all__,
+    *tune.__all__,
 ]

@@ -121,3 +121,54 @@ def test_eval_mode_and_p_zero_are_identity_and_errors_are_clear():
         rl.CutMix(1.0, 4)(x, y[:3])
     with pytest.raises(ValueError, match="alpha must be > 0"):
         rl.CutMix(alpha=-1.0)
+
+
+@pytest.mark.parametrize("per_sample", [False, True])
+@pytest.mark.parametrize("shape", [(2, 5, 7), (2, 11)], ids=["5x7", "1d-11"])
+def test_inplace_pastes_the_same_boxes_into_the_callers_batch(per_sample, shape):
+    n = 5
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(n, *shape, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (n,), generator=g)
+    b = n if per_sample else 1
+    lam = torch.rand(b, generator=g, dtype=torch.float64) * 0.8
+    center = torch.stack([torch.randint(0, s, (b,), generator=g) for s in shape[1:]], dim=1)
+    perm = torch.tensor([4, 2, 0, 1, 3])
+    xr, yr = loop_cutmix(x, F.one_hot(y, 3).double(), lam, center, perm)
+    mix = FixedDraw(CutDraw(lam, center, perm), num_classes=3, per_sample=per_sample, inplace=True)
+    x_in = x.clone()
+    x2, y2 = mix(x_in, y)
+    assert x2 is x_in and torch.equal(x2, xr)
+    torch.testing.assert_close(y2, yr)
+    with pytest.raises(TypeError, match="inplace must be a bool"):
+        rl.CutMix(inplace="yes")
+
+
+def test_inplace_with_autograd_matches_the_out_of_place_gradient():
+    g = torch.Generator().manual_seed(2)
+    base = torch.randn(4, 2, 6, 6, generator=g, dtype=torch.float64, requires_grad=True)
+    draw = CutDraw(torch.tensor([0.3, 0.5, 0.7, 0.9], dtype=torch.float64),
+                   torch.tensor([[1, 2], [3, 3], [5, 0], [2, 4]]), torch.tensor([1, 2, 3, 0]))
+    y = torch.tensor([0, 1, 2, 0])
+    grads = []
+    for inplace in (False, True):
+        x = base * 1.0  # a non-leaf: in-place ops on it are recorded by autograd
+        x2, _ = FixedDraw(draw, num_classes=3, per_sample=True, inplace=inplace)(x, y)
+        (x2 * torch.arange(x2.numel(), dtype=torch.float64).reshape(x2.shape)).sum().backward()
+        grads.append(base.grad.clone())
+        base.grad = None
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_one_box_in_python_integers_equals_the_tensor_boxes():
+    from reglab.data.cutmix import _one_box
+
+    g = torch.Generator().manual_seed(0)
+    for spatial in [(32, 32), (5, 7), (1, 9), (11,), (6, 6)]:
+        lam = torch.rand(300, generator=g, dtype=torch.float64)
+        lam[:4] = torch.tensor([0.0, 1.0, 0.75, 0.5], dtype=torch.float64)  # exact square roots
+        center = torch.stack([torch.randint(0, s, (300,), generator=g) for s in spatial], dim=1)
+        start, end = cutmix_boxes(lam, center, spatial)
+        for i in range(300):
+            got = _one_box(float(lam[i]), center[i].tolist(), spatial)
+            assert got == (start[i].tolist(), end[i].tolist()), (spatial, float(lam[i]))

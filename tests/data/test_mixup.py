@@ -126,3 +126,75 @@ def test_bad_inputs_raise_clear_errors():
         rl.Mixup(alpha=0.0)
     with pytest.raises(TypeError, match="per_sample"):
         rl.Mixup(per_sample="yes")
+
+
+@pytest.mark.parametrize(
+    "row, why",
+    [([0.5, 0.5, 0.5, 0.5], "sum 2"), ([1.5, -0.5, 0.0, 0.0], "min -0.5"),
+     ([float("nan"), 1.0, 0.0, 0.0], "sum nan"), ([2.0, 0.1, -3.0, 0.4], "sum -0.5")],
+)
+def test_soft_targets_that_are_not_probability_vectors_are_refused(row, why):
+    x, y = batch()
+    soft = F.one_hot(y, 4).double()
+    soft[2] = torch.tensor(row, dtype=torch.float64)
+    message = rf"soft targets y must hold probability vectors.*row 2 = .*{why}"
+    with pytest.raises(ValueError, match=message):
+        rl.Mixup(0.4, 4)(x, soft)
+
+
+@pytest.mark.parametrize(
+    "dtype, off, accepted",
+    [(torch.float64, 5e-7, True), (torch.float64, 1e-4, False), (torch.float32, 5e-6, True),
+     (torch.float32, 1e-4, False), (torch.float16, 2e-3, True), (torch.float16, 2e-2, False),
+     (torch.bfloat16, 1.5e-2, True), (torch.bfloat16, 1e-1, False)],
+)
+def test_row_sum_tolerance_follows_the_dtype(dtype, off, accepted):
+    x = torch.randn(3, 5).to(dtype)
+    soft = torch.tensor([[0.25, 0.25, 0.25, 0.25 + off]] * 3, dtype=torch.float64).to(dtype)
+    mix = rl.Mixup(0.4, 4, generator=torch.Generator().manual_seed(0))
+    if accepted:
+        _, y2 = mix(x, soft)
+        sums = y2.double().sum(1)  # a convex combination of rows summing to 1 + off
+        atol = 1e-6 if dtype in (torch.float32, torch.float64) else 1e-2
+        torch.testing.assert_close(sums, torch.full_like(sums, 1 + off), atol=atol, rtol=0)
+    else:
+        with pytest.raises(ValueError, match=f"within .* for {dtype}"):
+            mix(x, soft)
+
+
+def test_label_smoothed_and_softmax_targets_pass_in_every_dtype():
+    g = torch.Generator().manual_seed(0)
+    for dtype in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
+        x = torch.randn(16, 3, generator=g).to(dtype)
+        soft = torch.randn(16, 100, generator=g).to(dtype).softmax(-1)
+        smoothed = rl.LabelSmoothing(0.1, num_classes=100)(x, torch.randint(0, 100, (16,), generator=g))[1]
+        for targets in (soft, smoothed):
+            rl.Mixup(0.4, 100)(x, targets)  # no error: rounding is within the tolerance
+
+
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_inplace_writes_the_same_mix_into_the_callers_batch(per_sample):
+    x, y = batch(n=7)
+    perm = torch.tensor([3, 0, 6, 1, 1, 5, 2])
+    lam = torch.linspace(0.05, 0.95, 7, dtype=torch.float64) if per_sample else torch.tensor(0.3)
+    xr, yr = loop_mixup(x, F.one_hot(y, 4).double(), lam, perm)
+    mix = FixedDraw(lam, perm, alpha=1.0, num_classes=4, per_sample=per_sample, inplace=True)
+    x_in = x.clone()
+    x2, y2 = mix(x_in, y)
+    assert x2 is x_in  # the caller's batch now holds the mix
+    torch.testing.assert_close(x2, xr, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(y2, yr, rtol=1e-12, atol=1e-12)
+    assert "inplace=True" in repr(mix)
+
+
+def test_inplace_leaves_soft_targets_of_the_caller_untouched():
+    x, _ = batch(n=5)
+    soft = torch.softmax(torch.randn(5, 4, dtype=torch.float64), dim=1)
+    kept = soft.clone()
+    rl.Mixup(1.0, 4, generator=torch.Generator().manual_seed(0), inplace=True)(x, soft)
+    assert torch.equal(soft, kept)
+
+
+def test_inplace_must_be_a_bool():
+    with pytest.raises(TypeError, match="inplace must be a bool"):
+        rl.Mixup(inplace=1)

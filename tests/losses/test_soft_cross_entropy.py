@@ -43,3 +43,27 @@ def test_bad_targets_raise():
         rl.soft_cross_entropy(logits, torch.rand(4, 5))
     with pytest.raises(ValueError, match="reduction must be one of"):
         rl.soft_cross_entropy(logits, torch.tensor([0, 1, 2, 0]), reduction="avg")
+
+
+@pytest.mark.parametrize(
+    "fix, why",
+    [(lambda row: row.mul_(2), "sum 2"), (lambda row: row[0].fill_(float("nan")), "sum nan"),
+     (lambda row: row.copy_(torch.tensor([1.5, -0.5, 0.0])), "min -0.5")],
+)
+def test_soft_targets_that_are_not_probability_vectors_are_refused(fix, why):
+    logits = torch.randn(2, 4, 3, dtype=torch.float64)  # leading dimensions (batch, seq)
+    targets = torch.full((2, 4, 3), 1 / 3, dtype=torch.float64)
+    fix(targets[1, 2])
+    message = rf"soft targets must hold probability vectors.*row 1, 2 = .*{why}"
+    with pytest.raises(ValueError, match=message):
+        rl.soft_cross_entropy(logits, targets)
+
+
+def test_logits_passed_as_targets_are_refused_but_rounded_softmax_passes():
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(8, 50, generator=g)
+    with pytest.raises(ValueError, match="soft targets must hold probability vectors"):
+        rl.soft_cross_entropy(logits, torch.randn(8, 50, generator=g))
+    for dtype in (torch.float32, torch.float16, torch.bfloat16):
+        soft = torch.randn(8, 50, generator=g).to(dtype).softmax(-1)
+        rl.soft_cross_entropy(logits.to(dtype), soft)  # rounding stays within the tolerance

@@ -129,3 +129,16 @@ def test_composes_with_mixup_in_a_recipe():
     loss = recipe.step(model, x, y)
     x2, y2 = rl.Mixup(alpha=0.4, num_classes=3, generator=torch.Generator().manual_seed(0))(x, y)
     torch.testing.assert_close(loss, stablemax_cross_entropy(reference(x2), y2).detach())
+
+
+def test_soft_targets_that_are_not_probability_vectors_are_refused():
+    z = torch.randn(4, 3, dtype=torch.float64)
+    crit = rl.StableMaxCrossEntropy()
+    good = torch.full((4, 3), 1 / 3, dtype=torch.float64)
+    crit(z, good)
+    for bad, why in ((good * 3, "sum 3"), (good - 1 / 3 + torch.tensor([2.0, -1.0, 0.0]), "min -1"),
+                     (good.clone().fill_(float("nan")), "sum nan")):
+        with pytest.raises(ValueError, match=f"soft targets must hold probability vectors.*{why}"):
+            crit(z, bad)
+        with pytest.raises(ValueError, match="soft targets"):
+            stablemax_cross_entropy(z, bad)

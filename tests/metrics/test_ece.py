@@ -57,3 +57,16 @@ def test_bad_input_names_the_argument():
         rl.ece(probs, torch.zeros(3))
     with pytest.raises(ValueError, match="probs must"):
         rl.ece(torch.ones(3), torch.zeros(3, dtype=torch.long))
+
+
+def test_logits_and_non_probability_rows_are_refused():
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(20, 4, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 4, (20,), generator=g)
+    with pytest.raises(ValueError, match=r"probs must hold probability vectors.*pass softmax\(logits\)"):
+        rl.ece(logits, y)
+    with pytest.raises(ValueError, match="probs must hold probability vectors.*sum 1.1"):
+        rl.ece(torch.tensor([[0.5, 0.5], [0.6, 0.5]]), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="probs must hold probability vectors.*min -0.2"):
+        rl.ece(torch.tensor([[1.2, -0.2], [0.5, 0.5]]), torch.tensor([0, 1]))
+    assert 0.0 <= float(rl.ece(logits.float().softmax(-1), y)) <= 1.0  # float32 rounding passes

@@ -50,3 +50,17 @@ def test_sklearn_elastic_net_solution_is_stationary_for_our_penalty():
     fit = 0.5 * ((y - X @ w) ** 2).mean()
     fit.backward()  # inactive coordinates: |smooth gradient| <= alpha * ratio (subgradient)
     assert float(w.grad[~active].abs().max()) <= alpha * ratio + 1e-8
+
+
+def test_module_with_strength_folded_in_equals_strength_times_the_loop_value_and_gradient():
+    g = torch.Generator().manual_seed(5)
+    shapes = [(3, 4), (7,), (2, 3, 5)]
+    a = [torch.randn(*s, generator=g, dtype=torch.float64, requires_grad=True) for s in shapes]
+    b = [p.detach().clone().requires_grad_() for p in a]
+    for _ in range(2):  # the second call accumulates into existing gradients
+        fast, slow = rl.ElasticNet(a, strength=0.37, l1_ratio=0.3)(), 0.37 * sum(0.3 * p.abs().sum() + 0.35 * (p * p).sum() for p in b)
+        torch.testing.assert_close(fast, slow, rtol=1e-13, atol=0)
+        fast.backward()
+        slow.backward()
+    for x, y in zip(a, b):
+        torch.testing.assert_close(x.grad, y.grad, rtol=1e-13, atol=0)

@@ -58,3 +58,44 @@ def test_bad_weights_raise():
         elementwise_norms(tensors(), 0.0, 0.0)
     with pytest.raises(ValueError, match="at least one tensor"):
         elementwise_norms([], 1.0, 0.0)
+
+
+@pytest.mark.parametrize("dot_max", [0, 100], ids=["foreach-norm", "dot-per-tensor"])
+@pytest.mark.parametrize("l1,l2", [(1.0, 0.0), (0.3, 0.7)])
+def test_both_l1_value_paths_equal_the_loop(monkeypatch, dot_max, l1, l2):
+    import reglab.penalties._foreach as fe
+
+    monkeypatch.setattr(fe, "DOT_MAX_TENSORS", dot_max)
+    a, b = tensors(), tensors()
+    fast, slow = elementwise_norms(a, l1, l2), loop(b, l1, l2)
+    torch.testing.assert_close(fast, slow, rtol=1e-13, atol=0)
+    fast.backward()  # upstream gradient 1 with l1 = 1: the kept signs are returned as they are
+    slow.backward()
+    for x, y in zip(a, b):
+        torch.testing.assert_close(x.grad, y.grad, rtol=1e-13, atol=0)
+
+
+def test_sum_of_squares_without_foreach_powsum_equals_the_loop(monkeypatch):
+    import reglab.penalties._foreach as fe
+
+    monkeypatch.setattr(fe, "_POWSUM", None)  # torch versions before _foreach_powsum
+    a, b = tensors(), tensors()
+    torch.testing.assert_close(elementwise_norms(a, 0.0, 0.6), loop(b, 0.0, 0.6), rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("l1,l2", [(1.0, 0.0), (0.3, 0.7), (0.0, 1.0)])
+def test_second_backward_with_retain_graph_recomputes_the_signs(l1, l2):
+    a, b = tensors(), tensors()
+    fast, slow = elementwise_norms(a, l1, l2), loop(b, l1, l2)
+    for _ in range(2):  # the first backward scales the kept signs in place; the second recomputes
+        (2.0 * fast).backward(retain_graph=True)
+        (2.0 * slow).backward(retain_graph=True)
+    for x, y in zip(a, b):
+        torch.testing.assert_close(x.grad, y.grad, rtol=1e-13, atol=0)
+
+
+def test_backward_leaves_the_parameters_unchanged():
+    a = tensors()
+    before = [p.detach().clone() for p in a]
+    elementwise_norms(a, 0.4, 0.6).backward()
+    assert all(torch.equal(p, q) for p, q in zip(a, before))

@@ -45,3 +45,17 @@ def test_sgd_with_l1_shrinks_but_does_not_zero():
         pen().backward()
         opt.step()
     assert w.abs().max() <= 0.01 + 1e-12 and bool((w != 0).all())
+
+
+def test_module_with_strength_folded_in_equals_strength_times_the_loop_value_and_gradient():
+    g = torch.Generator().manual_seed(5)
+    shapes = [(3, 4), (7,), (2, 3, 5)]
+    a = [torch.randn(*s, generator=g, dtype=torch.float64, requires_grad=True) for s in shapes]
+    b = [p.detach().clone().requires_grad_() for p in a]
+    for _ in range(2):  # the second call accumulates into existing gradients
+        fast, slow = rl.L1(a, strength=0.37)(), 0.37 * sum(p.abs().sum() for p in b)
+        torch.testing.assert_close(fast, slow, rtol=1e-13, atol=0)
+        fast.backward()
+        slow.backward()
+    for x, y in zip(a, b):
+        torch.testing.assert_close(x.grad, y.grad, rtol=1e-13, atol=0)

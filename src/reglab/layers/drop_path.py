@@ -48,11 +48,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from reglab._core.generator_state import GeneratorState
 from reglab._core.registry import Family, Kind, Paper, register
 from reglab._core.samples import Sample, SampleContext
-from reglab._core.validation import check_int, check_number
-from reglab._core.validation import check_generator
-from reglab.layers._random import GeneratorState, check_probability, keep_mask
+from reglab._core.validation import check_generator, check_int, check_probability
+from reglab.layers._random import keep_mask
 
 FRACTALNET = Paper(
     authors="Gustav Larsson, Michael Maire, Gregory Shakhnarovich",
@@ -74,7 +74,7 @@ def drop_path(
 
 def stochastic_depth_rates(p: float, depth: int) -> list[float]:
     """Drop rates p·l/depth for blocks l = 1..depth (the last block gets ``p``)."""
-    p = check_number("p", p, low=0.0, high=1.0, high_open=True)
+    p = check_probability("p", p, high_open=True)
     depth = check_int("depth", depth, low=1)
     return [p * (layer + 1) / depth for layer in range(depth)]
 
@@ -95,7 +95,7 @@ class DropPath(GeneratorState, nn.Module):
 
     def __init__(self, p: float = 0.1, generator: torch.Generator | None = None) -> None:
         super().__init__()
-        self.p = check_probability("p", p)
+        self.p = check_probability("p", p, high_open=True)
         self.generator = check_generator(generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -115,7 +115,8 @@ class Residual(nn.Module):
         if not isinstance(block, nn.Module):
             raise TypeError(f"block must be an nn.Module, got {type(block).__name__}")
         self.block = block
-        self.drop_path = DropPath(check_probability("drop_path", drop_path), generator)
+        p = check_probability("drop_path", drop_path, high_open=True)
+        self.drop_path = DropPath(p, generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.drop_path(self.block(x))

@@ -45,10 +45,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from reglab._core.generator_state import GeneratorState
 from reglab._core.registry import Family, Kind, register
 from reglab._core.samples import Sample, SampleContext
-from reglab._core.validation import check_generator
-from reglab.layers._random import GeneratorState, check_probability, keep_mask
+from reglab._core.validation import check_generator, check_probability
+from reglab.layers._random import keep_mask
 from reglab.layers.drop_path import FRACTALNET
 
 
@@ -87,7 +88,7 @@ class FractalJoin(GeneratorState, nn.Module):
 
     def __init__(self, p_local: float = 0.15, generator: torch.Generator | None = None) -> None:
         super().__init__()
-        self.p_local = check_probability("p_local", p_local)
+        self.p_local = check_probability("p_local", p_local, high_open=True)
         self.generator = check_generator(generator)
 
     def forward(self, *paths: torch.Tensor) -> torch.Tensor:

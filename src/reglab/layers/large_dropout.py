@@ -44,10 +44,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from reglab._core.generator_state import GeneratorState
 from reglab._core.registry import Family, Kind, Paper, register
 from reglab._core.samples import Sample, SampleContext
-from reglab._core.validation import check_generator
-from reglab.layers._random import GeneratorState, check_probability, dropout
+from reglab._core.validation import check_generator, check_probability
+from reglab.layers._random import dropout
 from reglab.layers._surgery import final_layer_name, wrap_module
 
 VERY_LARGE_DROPOUT = Paper(
@@ -77,7 +78,7 @@ def apply_large_dropout(
     generator: torch.Generator | None = None,
 ) -> nn.Module:
     """Drop the input of the final layer with probability ``p``; see the module docstring."""
-    p = check_probability("p", p)
+    p = check_probability("p", p, high_open=True)
     name = final_layer_name(model, before, "before")
     return wrap_module(model, name, LargeDropout, lambda layer: LargeDropout(layer, p, generator))
 
@@ -98,7 +99,7 @@ class LargeDropout(GeneratorState, nn.Module):
         if not isinstance(layer, nn.Module):
             raise TypeError(f"layer must be an nn.Module, got {type(layer).__name__}")
         self.layer = layer
-        self.p = check_probability("p", p)
+        self.p = check_probability("p", p, high_open=True)
         self.generator = check_generator(generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

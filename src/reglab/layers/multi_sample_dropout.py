@@ -57,12 +57,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from reglab._core.generator_state import GeneratorState
 from reglab._core.outputs import SampleOutputs
 from reglab._core.registry import Family, Kind, Paper, register
 from reglab._core.samples import Sample, SampleContext
-from reglab._core.validation import check_int
-from reglab._core.validation import check_generator
-from reglab.layers._random import GeneratorState, check_probability, dropout
+from reglab._core.validation import check_generator, check_int, check_probability
+from reglab.layers._random import dropout
 from reglab.layers._surgery import final_layer_name, wrap_module
 
 MULTI_SAMPLE_DROPOUT = Paper(
@@ -101,7 +101,7 @@ def apply_multi_sample_dropout(
     generator: torch.Generator | None = None,
 ) -> nn.Module:
     """Wrap the head of ``model`` (named, or the last ``nn.Linear``); see the module docstring."""
-    p, samples = check_probability("p", p), check_int("samples", samples, low=1)
+    p, samples = check_probability("p", p, high_open=True), check_int("samples", samples, low=1)
     name = final_layer_name(model, head, "head")
     return wrap_module(
         model, name, MultiSampleDropout, lambda module: MultiSampleDropout(module, p, samples, generator)
@@ -140,7 +140,7 @@ class MultiSampleDropout(GeneratorState, nn.Module):
         if not isinstance(head, nn.Module):
             raise TypeError(f"head must be an nn.Module, got {type(head).__name__}")
         self.head = head
-        self.p = check_probability("p", p)
+        self.p = check_probability("p", p, high_open=True)
         self.samples = check_int("samples", samples, low=1)
         self.generator = check_generator(generator)
 

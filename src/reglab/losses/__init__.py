@@ -1,6 +1,8 @@
 """Regularizing losses (catalog family D): loss modules like nn.CrossEntropyLoss."""
 
+from reglab.losses.acls import ACLS
 from reglab.losses.confidence_penalty import ConfidencePenalty
+from reglab.losses.elle import ELLE
 from reglab.losses.elr import ELR
 from reglab.losses.pskd import PSKD
 from reglab.losses.soft_cross_entropy import soft_cross_entropy
@@ -8,7 +10,9 @@ from reglab.losses.stablemax import StableMaxCrossEntropy
 from reglab.losses.z_loss import ZLoss
 
 __all__ = [
+    "ACLS",
     "ConfidencePenalty",
+    "ELLE",
     "ELR",
     "PSKD",
     "StableMaxCrossEntropy",

@@ -1,7 +1,8 @@
 """Private helpers of the losses: target and index checks, reductions, cross-entropy.
 
 Losses take ``logits`` of shape (..., K) (classes last) and ``targets`` that are either integer
-class labels of shape (...) or soft targets of shape (..., K) whose rows sum to 1.
+class labels of shape (...) or soft targets of shape (..., K) whose rows are probability
+vectors (checked: a row with NaN, a negative entry or a sum away from 1 is refused).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from enum import Enum
 import torch
 
 from reglab._core.validation import check_choice
-from reglab.data._targets import check_labels, is_label_tensor
+from reglab._core.targets import check_distributions, check_labels, is_label_tensor
 
 
 class Reduction(Enum):
@@ -43,7 +44,11 @@ def check_logits(logits: torch.Tensor, num_classes: int | None = None) -> None:
 
 
 def check_targets(logits: torch.Tensor, targets: torch.Tensor) -> bool:
-    """Check ``targets`` against ``logits``; True for integer labels, False for soft targets."""
+    """Check ``targets`` against ``logits``; True for integer labels, False for soft targets.
+
+    Soft targets must be probability vectors along the last dimension (no NaN, no negative
+    entry, rows summing to 1 within the dtype's tolerance; see ``reglab._core.targets``).
+    """
     if not isinstance(targets, torch.Tensor):
         raise TypeError(f"targets must be a tensor, got {type(targets).__name__}")
     if is_label_tensor(targets):
@@ -59,6 +64,7 @@ def check_targets(logits: torch.Tensor, targets: torch.Tensor) -> bool:
             f"soft targets must have the logits' shape {tuple(logits.shape)}, "
             f"got {tuple(targets.shape)}"
         )
+    check_distributions("soft targets", targets)
     return False
 
 

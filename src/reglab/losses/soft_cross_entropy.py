@@ -38,8 +38,10 @@ def soft_cross_entropy(
     """Cross-entropy of ``logits`` (..., K) against labels (...) or soft targets (..., K).
 
     ``reduction`` is "mean" (default, over all examples), "sum" or "none" (shape (...)).
-    Soft targets are used as given: rows that do not sum to 1 shift the loss by a constant
-    multiple of log Z and change its gradient, so pass probability vectors.
+    Soft targets must be probability vectors: a row with NaN, a negative entry or a sum away
+    from 1 (beyond 1e-5 in float32, see ``reglab._core.targets``) raises ``ValueError``, since
+    it would shift the loss by a multiple of log Z and change its gradient. The check costs one
+    reduction and, on an accelerator, one device sync per call.
     """
     check_logits(logits)
     hard = check_targets(logits, targets)

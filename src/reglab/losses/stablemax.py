@@ -18,7 +18,8 @@ Arguments:
 
 Returns:
     ``forward(logits, targets)``: logits (..., K); targets integer labels (...) or soft
-    targets (..., K); a scalar (or shape (...) with reduction "none") in the logits' dtype.
+    targets (..., K) whose rows are probability vectors (NaN, negative entries or a sum away
+    from 1 raise ``ValueError``); a scalar (or shape (...) with reduction "none") in the logits' dtype.
     ``reglab.functional.stablemax(x, dim)`` and ``log_stablemax(x, dim)`` are the activation.
 
 Example:

@@ -10,8 +10,9 @@ confidence falls in B_m (empty bins contribute nothing). A confidence of exactly
 first bin.
 
 Arguments:
-    probs: predicted probabilities, a floating tensor (N, K) with N >= 1 and K >= 2 (rows are
-        not renormalized; pass ``softmax(logits)``).
+    probs: predicted probabilities, a floating tensor (N, K) with N >= 1 and K >= 2 whose rows
+        are probability vectors (no NaN, entries >= 0, summing to 1 within 1e-5 in float32, 1e-6
+        in float64); logits are refused: pass ``softmax(logits)``.
     y: true class indices, an integer tensor (N,) with values in [0, K).
     bins: number M of equal-width bins, an integer >= 1 (default 15).
 
@@ -34,6 +35,8 @@ Reference:
 Traps:
     - ECE depends on the number of bins and is biased upward for small N (few examples a bin).
     - Only the top-class confidence is binned (the "top-label" ECE), not every class's.
+    - Passing logits instead of probabilities would bin meaningless "confidences": rows that are
+      not probability vectors raise ``ValueError`` (one reduction, one device sync per call).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import torch
 
 from reglab._core.registry import Family, Kind, Paper, register
 from reglab._core.samples import Sample, SampleContext
+from reglab._core.targets import check_distributions
 from reglab._core.validation import check_int
 
 TEMPERATURE_SCALING = Paper(
@@ -73,6 +77,7 @@ def ece(probs: torch.Tensor, y: torch.Tensor, bins: int = 15) -> torch.Tensor:
         raise ValueError(
             f"probs must have N >= 1 rows and K >= 2 classes, got shape {tuple(probs.shape)}"
         )
+    check_distributions("probs", probs, "; pass softmax(logits), not logits")
     if (
         not isinstance(y, torch.Tensor)
         or y.shape != (n,)

@@ -8,6 +8,7 @@ would synchronise the device every step; call ``pen.selection.check_finite()`` y
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import torch
@@ -42,6 +43,10 @@ class ParameterPenalty(nn.Module):
     def value(self, params: list[torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
 
+    def scaled_value(self, params: list[torch.Tensor], lam: float) -> torch.Tensor:
+        """``lam * value(params)``; a subclass may fold ``lam`` into its computation (speed)."""
+        return lam * self.value(params)
+
     def forward(self) -> torch.Tensor:
         params = self.selection.params()
         lam = self.strength()
@@ -49,8 +54,8 @@ class ParameterPenalty(nn.Module):
             self.strength.advance()
         if lam == 0.0:
             return torch.zeros((), dtype=params[0].dtype, device=params[0].device)
-        out = lam * self.value(params)
-        if out.device.type == "cpu" and not bool(torch.isfinite(out)):
+        out = self.scaled_value(params, lam)
+        if out.device.type == "cpu" and not math.isfinite(out.item()):
             self._raise_non_finite(out)
         return out
 

@@ -1,11 +1,23 @@
 """Fused element-wise norms over a list of tensors: one foreach pass forward, one backward.
 
-``elementwise_norms(params, l1, l2)`` is ``l1·Σ_t ‖w_t‖₁ + l2·½ Σ_t ‖w_t‖²₂``. The forward runs
-``torch._foreach_norm`` over the whole list; the backward writes ``g·(l1·sign(w) + l2·w)`` with
-one or two ``torch._foreach_*`` calls instead of differentiating through the norms (the plain
-autograd path divides by the norm and multiplies back, tensor by tensor). Under
-``create_graph=True`` the backward switches to a formulation autograd can differentiate again, as
-double-backprop regularizers need.
+``elementwise_norms(params, l1, l2)`` is ``l1·Σ_t ‖w_t‖₁ + l2·½ Σ_t ‖w_t‖²₂``; penalties pass
+their strength inside ``l1`` and ``l2`` (``ParameterPenalty.scaled_value``), so the strength
+costs no extra op or autograd node. The gradient ``g·(l1·sign(w) + l2·w)`` is written by hand
+instead of differentiating through the norms (the plain autograd path divides by the norm and
+multiplies back, tensor by tensor):
+
+- the L2 part: ``Σ‖w‖²`` by ``torch._foreach_powsum(ord=2)`` (``_foreach_norm`` on torch
+  versions without it) forward, one ``_foreach_mul`` backward;
+- the L1 part: ``s = sign(w)`` is computed once, in the forward, and kept for the backward,
+  which scales it in place (no second pass over the weights, no new tensors). The value is
+  ``Σ w·s`` by one dot product per tensor on a few tensors; on many tensors, where a Python
+  loop would cost more than it saves, ``_foreach_norm(ord=1)`` (whose CPU kernel is not
+  vectorized, hence the dots where they are cheap).
+
+A second backward through the same graph (``retain_graph=True``) recomputes the signs from the
+saved weights. Under ``create_graph=True`` the backward switches to a formulation autograd can
+differentiate again, as double-backprop regularizers need. Every path is tested equal to a
+per-tensor loop in float64.
 """
 
 from __future__ import annotations
@@ -15,34 +27,63 @@ from typing import Any
 
 import torch
 
+DOT_MAX_TENSORS = 8  # up to this many tensors, the L1 value is a dot product per tensor
+
+_POWSUM = getattr(torch, "_foreach_powsum", None)  # torch >= 2.10; Σ|w|^p without the root
+
+
+def _sum_of_squares(params: Sequence[torch.Tensor]) -> torch.Tensor:
+    if _POWSUM is not None:
+        return torch.stack(_POWSUM(params, 2)).sum()
+    return torch.stack(torch._foreach_norm(params, 2)).square().sum()
+
+
+def _sum_of_abs(params: Sequence[torch.Tensor], signs: Sequence[torch.Tensor]) -> torch.Tensor:
+    if len(params) <= DOT_MAX_TENSORS:
+        total = torch.dot(params[0].reshape(-1), signs[0].reshape(-1))
+        for p, s in zip(params[1:], signs[1:]):
+            total = total + torch.dot(p.reshape(-1), s.reshape(-1))
+        return total
+    return torch.stack(torch._foreach_norm(params, 1)).sum()
+
+
+def _scale(grad: torch.Tensor, weight: float) -> torch.Tensor | float:
+    """g·weight as a Python number on CPU (a scalar-list foreach op), a tensor elsewhere."""
+    return float(grad) * weight if grad.device.type == "cpu" else grad * weight
+
 
 class _ElementwiseNorms(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, l1: float, l2: float, *params: torch.Tensor) -> torch.Tensor:
         ctx.weights = (l1, l2)
         ctx.save_for_backward(*params)
-        terms = []
+        value = None
         if l1:
-            terms.append(l1 * torch.stack(torch._foreach_norm(params, 1)).sum())
+            signs = torch._foreach_sign(params)
+            ctx.signs = signs  # an intermediate, so a ctx attribute (save_for_backward: in/outputs)
+            value = l1 * _sum_of_abs(params, signs)
         if l2:
-            terms.append((0.5 * l2) * torch.stack(torch._foreach_norm(params, 2)).square().sum())
-        return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+            squares = (0.5 * l2) * _sum_of_squares(params)
+            value = squares if value is None else value + squares
+        return value
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         l1, l2 = ctx.weights
         params = ctx.saved_tensors
+        signs, ctx.signs = getattr(ctx, "signs", None), None  # used once: scaled in place below
         if torch.is_grad_enabled():  # create_graph=True: keep every step differentiable
             return (None, None, *_differentiable_grads(params, grad, l1, l2))
-        grads = torch._foreach_mul(params, grad * l2) if l2 else None
-        if l1:
-            signs = torch._foreach_sign(params)
-            torch._foreach_mul_(signs, grad * l1)
-            if grads is None:
-                grads = signs
-            else:
-                torch._foreach_add_(grads, signs)
-        return (None, None, *grads)
+        squares = torch._foreach_mul(params, _scale(grad, l2)) if l2 else None
+        if not l1:
+            return (None, None, *squares)
+        signs = torch._foreach_sign(params) if signs is None else signs
+        scale = _scale(grad, l1)
+        if not (isinstance(scale, float) and scale == 1.0):  # g·l1 = 1: the signs are the gradient
+            torch._foreach_mul_(signs, scale)
+        if squares is not None:
+            torch._foreach_add_(signs, squares)
+        return (None, None, *signs)
 
 
 def _differentiable_grads(

@@ -96,5 +96,9 @@ class ElasticNet(ParameterPenalty):
     def value(self, params: list[torch.Tensor]) -> torch.Tensor:
         return elastic_net(params, self.l1_ratio)
 
+    def scaled_value(self, params: list[torch.Tensor], lam: float) -> torch.Tensor:
+        ratio = self.l1_ratio  # λ inside: no extra op or node
+        return elementwise_norms(params, l1=lam * ratio, l2=lam * (1.0 - ratio))
+
     def extra_repr(self) -> str:
         return f"l1_ratio={self.l1_ratio}, {super().extra_repr()}"

@@ -95,3 +95,6 @@ class L1(ParameterPenalty):
 
     def value(self, params: list[torch.Tensor]) -> torch.Tensor:
         return l1(params)
+
+    def scaled_value(self, params: list[torch.Tensor], lam: float) -> torch.Tensor:
+        return elementwise_norms(params, l1=lam, l2=0.0)  # λ inside: no extra op or node

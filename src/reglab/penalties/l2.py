@@ -92,3 +92,6 @@ class L2(ParameterPenalty):
 
     def value(self, params: list[torch.Tensor]) -> torch.Tensor:
         return l2(params)
+
+    def scaled_value(self, params: list[torch.Tensor], lam: float) -> torch.Tensor:
+        return elementwise_norms(params, l1=0.0, l2=lam)  # λ inside: no extra op or node
