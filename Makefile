@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 
-.PHONY: demo test test-all bench lint clean
+.PHONY: demo test test-all test-integrations bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,16 +20,36 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-bench
 	$(BIN)/pip install --quiet -e ".[bench,test,peers]"
 	touch $@
 
-# The main job: check the papers' claims (reduced budgets, under 10 minutes on 2 cores), then
+# The main job: check the papers' claims (reduced budgets, about 5 minutes on 2 cores), then
 # write report/index.html and report/summary.md from the results store (reglab-results/).
 # test-all also runs the Ray backend test, so it installs the ray extra.
-$(VENV)/.installed-all: pyproject.toml $(VENV)/.installed-test
-	$(BIN)/pip install --quiet -e ".[bench,test,peers,ray]"
+$(VENV)/.installed-all: pyproject.toml $(VENV)/.installed-integrations
+	$(BIN)/pip install --quiet -c constraints/torch.txt -e ".[bench,test,peers,ray]"
 	touch $@
+
+# The Trainer integrations' extras, installed against constraints/torch.txt so they cannot
+# replace the pinned torch; then check that every requirement holds (timm, installed without its
+# dependencies for the peer benchmark, is the one known exception) and that torch is unchanged.
+$(VENV)/.installed-integrations: pyproject.toml constraints/torch.txt $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -c constraints/torch.txt -e ".[bench,test,peers,lightning,huggingface]"
+	@$(BIN)/pip check | grep -vE "^(No broken requirements found|timm [^ ]+ requires torchvision)" | grep . && exit 1 || true
+	$(BIN)/python -c "import torch, sys; v = torch.__version__.split('+')[0]; sys.exit(0 if 'torch==' + v == '$(TORCH)' else 'torch changed: ' + v)"
+	touch $@
+
+# The integration parity tests (Lightning, Hugging Face Trainer) and their examples, about 3
+# minutes on 2 cores plus the extras' install; `make test` skips them when the extras are absent.
+test-integrations: $(VENV)/.installed-integrations
+	$(BIN)/python -m pytest -q tests/integrations tests/test_examples.py
 
 demo: $(VENV)/.installed-bench
 	$(BIN)/reglab reproduce --quick
 	$(BIN)/reglab report
+	@echo ""
+	@echo "The report: report/index.html (and report/summary.md). Next, try:"
+	@echo "  $(BIN)/reglab show mixup                           # a method's card: equation, arguments, paper"
+	@echo "  $(BIN)/reglab bench --task digits --recipes none mixup cutout   # compare recipes on a task"
+	@echo "  $(BIN)/reglab reproduce --quick --timing           # where the time went (instant: runs are stored)"
+	@echo "  $(BIN)/reglab reproduce                            # every claim at its full budget (far longer)"
 
 test: $(VENV)/.installed-test lint
 	$(BIN)/python -m pytest -q -m "not slow"
@@ -37,7 +57,14 @@ test: $(VENV)/.installed-test lint
 test-all: $(VENV)/.installed-all
 	$(BIN)/python -m pytest -q
 
-bench: $(VENV)/.installed-test
+# timm is an optional peer of benchmarks/bench_peers.py, which loads only its data/mixup.py: it is
+# installed without its dependencies (they would pull torchvision and possibly another torch).
+# Offline, the peer rows are skipped with the reason.
+TIMM := timm==1.0.31
+$(VENV)/.installed-timm: $(VENV)/.installed-test
+	$(BIN)/pip install --quiet --no-deps $(TIMM) && touch $@ || echo "$(TIMM) not installed: its rows are skipped"
+
+bench: $(VENV)/.installed-timm
 	$(BIN)/python -m benchmarks
 
 # Pyflakes-level errors only (undefined or unused names, syntax): real defects, not style.

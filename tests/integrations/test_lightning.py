@@ -1,0 +1,140 @@
+"""``reglab.integrations.lightning`` trains like ``reglab.Recipe`` in a plain loop."""
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+import reglab as rl
+
+pl = pytest.importorskip("lightning.pytorch", reason="the 'lightning' extra is not installed")
+import _cases as cases
+
+from reglab.integrations.lightning import ReglabCallback, ReglabModule
+
+
+class Net(ReglabModule, pl.LightningModule):
+    def __init__(self, case):
+        super().__init__()
+        self.case = case
+        self.net = cases.net()
+
+    def forward(self, x):
+        return self.net(x)
+
+    def configure_optimizers(self):
+        return cases.optimizer(self.case, self)
+
+
+def loader(micro_batch):
+    return DataLoader(TensorDataset(*cases.data()), batch_size=micro_batch, shuffle=False)
+
+
+def trainer(callback, steps=cases.STEPS, accumulate=1, checkpoint=None, **kwargs):
+    return pl.Trainer(accelerator="cpu", devices=1, max_steps=steps, accumulate_grad_batches=accumulate,
+                      callbacks=[callback] + ([checkpoint] if checkpoint else []), logger=False,
+                      enable_checkpointing=checkpoint is not None,
+                      enable_progress_bar=False, enable_model_summary=False, **kwargs)
+
+
+def fit(case, accumulate=1, **kwargs):
+    model = Net(case)
+    callback = ReglabCallback(cases.methods(case, model))
+    trainer(callback, accumulate=accumulate, **kwargs).fit(model, loader(cases.BATCH // accumulate))
+    return model, callback
+
+
+@pytest.mark.parametrize("case, accumulate", cases.PARITY)
+def test_lightning_equals_the_plain_recipe_loop(case, accumulate):
+    model, _ = fit(case, accumulate)
+    cases.assert_same_parameters(model.net, cases.plain(case))
+
+
+def test_the_plain_loop_differs_without_the_methods():
+    """The parity test can fail: the reference moves away from training without the methods."""
+    model = cases.plain("elr-l2-shrink")
+    bare = cases.net()
+    with pytest.raises(AssertionError):
+        cases.assert_same_parameters(model, bare)
+
+
+def test_closure_wrapper_with_accumulation_is_refused():
+    with pytest.raises(ValueError, match="accumulate_grad_batches=4"):
+        fit("l2-mixup-sam", accumulate=4)
+
+
+def test_closure_wrapper_with_lightning_clipping_is_refused():
+    with pytest.raises(ValueError, match="ClipGradNorm"):
+        fit("l2-mixup-sam", gradient_clip_val=1.0)
+
+
+def test_methods_inside_the_loss_need_the_mixin():
+    class Plain(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = cases.net()
+
+        def training_step(self, batch, batch_idx):
+            x, y, _ = batch
+            return torch.nn.functional.cross_entropy(self.net(x), y)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    model = Plain()
+    callback = ReglabCallback([rl.Mixup(0.4, num_classes=cases.K)])
+    with pytest.raises(ValueError, match="add the mixin ReglabModule"):
+        trainer(callback).fit(model, loader(cases.BATCH))
+
+
+def test_parameter_penalty_without_the_mixin_equals_the_loop():
+    """Without the mixin, a parameter penalty still acts (through the gradient), as in Recipe."""
+    class Plain(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = cases.net()
+
+        def training_step(self, batch, batch_idx):
+            x, y, _ = batch
+            return torch.nn.functional.cross_entropy(self.net(x), y)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    model = Plain()
+    trainer(ReglabCallback([rl.L2(model, strength=0.1)])).fit(model, loader(cases.BATCH))
+    ref = cases.net()
+    recipe = rl.Recipe([rl.L2(ref, strength=0.1), torch.optim.SGD(ref.parameters(), lr=0.1)])
+    x, y, _ = cases.data()
+    for step in range(cases.STEPS):
+        lo = (step * cases.BATCH) % cases.N
+        recipe.step(ref, x[lo:lo + cases.BATCH], y[lo:lo + cases.BATCH])
+    cases.assert_same_parameters(model.net, ref)
+
+
+def test_optimizer_among_the_methods_is_refused():
+    model = cases.net()
+    with pytest.raises(TypeError, match="configure_optimizers"):
+        ReglabCallback([torch.optim.SGD(model.parameters(), lr=0.1)])
+
+
+@pytest.mark.parametrize("case", cases.CASES)
+def test_resume_from_a_checkpoint_is_bit_exact(case, tmp_path):
+    """Stop at step 10 (an epoch's end), resume from Lightning's checkpoint: the same parameters,
+    bit for bit, as the run that did not stop. Mixup's generator, ELR's targets, the shrink's
+    generator and counter, the strength counters and SAM's state come from the checkpoint."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    through = Net(case)
+    saver = ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=10, save_top_k=-1, filename="{step}")
+    trainer(ReglabCallback(cases.methods(case, through)), checkpoint=saver).fit(through, loader(cases.BATCH))
+    resumed = Net(case)
+    callback = ReglabCallback(cases.methods(case, resumed, seed=100))  # other seeds: state must load
+    trainer(callback).fit(resumed, loader(cases.BATCH), ckpt_path=tmp_path / "step=10.ckpt")
+    cases.assert_same_parameters(resumed.net, through.net, atol=0)
+    cases.assert_same_parameters(resumed.net, cases.plain(case))
+
+
+def test_checkpoint_from_other_methods_is_refused():
+    callback = ReglabCallback([rl.L2(cases.net(), strength=0.1)])
+    with pytest.raises(ValueError, match="same methods in the same order"):
+        callback.load_state_dict({"methods": [{}, {}]})
