@@ -30,6 +30,12 @@ def test_show_prints_the_card(capsys):
     assert "paper: Ilya Loshchilov" in out and "Equation" in out and "Traps" in out
 
 
+def test_show_writes_enum_defaults_as_a_user_would(capsys):
+    assert main(["show", "mixout"]) == 0
+    out = capsys.readouterr().out
+    assert "mask=MixoutMask.NEURON" in out and "<MixoutMask" not in out
+
+
 def test_unknown_name_exits_2_with_nearest_names():
     done = subprocess.run([sys.executable, "-m", "reglab._cli.main", "show", "l3"],
                           capture_output=True, text=True)

@@ -203,3 +203,19 @@ def test_stale_runs_are_counted_and_run_again_or_kept_and_marked(tmp_path, capsy
     out = " ".join(capsys.readouterr().out.split())
     assert "2 run(s) in the store were made by other reglab code (stale) and were run again" in out
     assert "2/2 " in out and "(2 stale)" not in out
+
+
+def test_a_reproduce_whose_every_run_failed_exits_non_zero(tmp_path, capsys, stand_ins):
+    recipe = tmp_path / "boom.yaml"
+    recipe.write_text(yaml.safe_dump({"methods": [{"test-raise-after": {"after": 1}}]}))
+    claim = {
+        "id": "boom", "paper": "A Paper", "statement": "never trains", "task": "digits",
+        "model": {"arch": "mlp", "width": 16, "depth": 1},
+        "budget": {"steps": 20, "eval_every": 10}, "seeds": 2, "arms": {"boom": str(recipe)},
+        "notes": "a test", "checks": [{"measure": "test_acc", "arm": "boom", "above": 0.1}],
+    }
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump({"claims": [claim]}))
+    argv = ["reproduce", "--claims-file", str(path), "--results", str(tmp_path / "r"), "--workers", "1"]
+    assert main(argv) == 1
+    assert "every run failed (2 runs" in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from enum import Enum
 
 from rich import box
 from rich.console import Console
@@ -55,7 +56,7 @@ def run_list(args: argparse.Namespace, console: Console) -> int:
 def run_show(args: argparse.Namespace, console: Console) -> int:
     entry = registry.get(args.name)
     caps = ", ".join(entry.capabilities.flags()) or "none"
-    defaults = ", ".join(f"{k}={v!r}" for k, v in entry.defaults.items()) or "none"
+    defaults = ", ".join(f"{k}={_shown(v)}" for k, v in entry.defaults.items()) or "none"
     console.print(f"[bold]{entry.name}[/bold]  ({entry.family.value}, {entry.kind.value})", highlight=False)
     # soft_wrap: keep the card's own line breaks (equations, tables) instead of re-wrapping
     for text in (
@@ -79,3 +80,10 @@ def _claims_line(name: str) -> str:
     if not ids:
         return "claims: none checked by the harness (`reglab reproduce --list`)"
     return f"claims checked by `reglab reproduce`: {', '.join(ids)}"
+
+
+def _shown(value: object) -> str:
+    """A default as a user would write it: ``MixoutMask.NEURON``, not its ``repr``."""
+    if isinstance(value, Enum):
+        return f"{type(value).__name__}.{value.name}"
+    return repr(value)

@@ -335,6 +335,8 @@ def run_reproduce(args: argparse.Namespace, console: Console) -> int:
         _mark_stale(store, results)
         for r in results:
             store.write_claim(r["id"], mode, r)
+        rows = {r.key: r for r in store.runs()}
+    statuses = [rows[cfg.key].status for cfg in configs if cfg.key in rows]
     elapsed = time.perf_counter() - start
     title = f"reglab reproduce{' --quick' if args.quick else ''}"
     console.print(claims_table(results, title, console.width))
@@ -351,6 +353,12 @@ def run_reproduce(args: argparse.Namespace, console: Console) -> int:
     )
     if args.timing:
         _print_timing(args, console, chosen)
+    if statuses and all(s == "failed" for s in statuses):
+        Console(stderr=True).print(
+            f"reglab reproduce: every run failed ({len(statuses)} runs; messages above)",
+            highlight=False,
+        )
+        return 1
     return 0
 
 
