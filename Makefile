@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 
-.PHONY: demo test test-all test-integrations bench lint clean
+.PHONY: demo test test-all test-integrations bench lint clean docs browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,7 +54,7 @@ demo: $(VENV)/.installed-bench
 test: $(VENV)/.installed-test lint
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-all: $(VENV)/.installed-all
+test-all: $(VENV)/.installed-all $(VENV)/.installed-docs browser
 	$(BIN)/python -m pytest -q
 
 # timm is an optional peer of benchmarks/bench_peers.py, which loads only its data/mixup.py: it is
@@ -71,5 +71,24 @@ bench: $(VENV)/.installed-timm
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check --select F,E9 src tests benchmarks examples
 
+# The documentation site: pages generated from the registry, the claims and the README into
+# build/docs/, then site/index.html built by MkDocs (mkdocs.yml). tests/test_docs.py runs its code.
+$(VENV)/.installed-docs: pyproject.toml constraints/torch.txt $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -c constraints/torch.txt -e ".[bench,test,docs]"
+	$(BIN)/python -c "import torch, sys; v = torch.__version__.split('+')[0]; sys.exit(0 if 'torch==' + v == '$(TORCH)' else 'torch changed: ' + v)"
+	touch $@
+
+docs: $(VENV)/.installed-docs
+	$(BIN)/python docs/gen.py
+	$(BIN)/mkdocs build --strict
+	@echo "The site: site/index.html"
+
+# Headless Chromium for tests/bench/test_report_browser.py, from the system's package manager when
+# missing and run as root; otherwise that test is skipped with the reason.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "Chromium not installed (needs root and apt-get): the report's browser test is skipped"
+
 clean:
-	rm -rf $(VENV) reglab-results report
+	rm -rf $(VENV) reglab-results report build site

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from reglab.bench.recipes import parse_recipe
-from reglab.bench.runs import RunConfig, Settings, code_fingerprint, resolve, source_fingerprint
+from reglab.bench.fingerprint import code_fingerprint, source_fingerprint
+from reglab.bench.runs import RunConfig, Settings, resolve
 
 
 def test_settings_precedence_task_then_sweep_then_recipe_then_arm():

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from bench_helpers import tiny
 
-from reglab.bench.runs import Status, code_fingerprint
+from reglab.bench.fingerprint import code_fingerprint
+from reglab.bench.runs import Status
 from reglab.bench.store import SCHEMA_VERSION, Store, StoreError, StoreVersionError, pid_alive
 from reglab.bench.train import RunResult
 

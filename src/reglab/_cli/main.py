@@ -13,7 +13,7 @@ from reglab._core.registry import UnknownNameError
 
 # Modules that add sub-commands, each with ``add_commands(subparsers)``; the benchmark's are
 # optional so the registry commands work without its extra dependencies.
-_COMMAND_MODULES = ("reglab._cli.registry_commands", "reglab.bench.cli")
+_COMMAND_MODULES = ("reglab._cli.registry_commands", "reglab.bench.cli", "reglab.bench.cli_tune")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,12 +43,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args, console))
     except (UnknownNameError, ValueError, FileNotFoundError) as e:
-        Console(stderr=True).print(f"reglab {args.command}: error: {e}", highlight=False, markup=False)
+        _say(f"reglab {args.command}: error: {e}")
         return 2
     except KeyboardInterrupt as e:  # the sweep's message says what was kept and how to resume
         detail = f": {e}" if str(e) else ""
-        Console(stderr=True).print(f"interrupted{detail}", highlight=False, markup=False)
+        _say(f"interrupted{detail}")
         return 130
+
+
+
+def _say(message: str) -> None:
+    """A message on stderr, never folded: a path in it stays whole in a log or a narrow terminal."""
+    Console(stderr=True, soft_wrap=True).print(message, highlight=False, markup=False)
 
 
 if __name__ == "__main__":

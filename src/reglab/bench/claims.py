@@ -8,7 +8,10 @@ The bundled file is ``reglab/bench/claims.yaml``; each claim has::
     arms                                label -> recipe name, or {recipe, data, model, optimizer, budget}
     checks                              a list; each has a measure (``reglab.bench.measures``) and
                                         one of  arm: A  |  difference: [A, B]  |  ratio: [A, B]
-                                        with one of  above: v  |  below: v  |  within: m
+                                        with one of  above: v  |  below: v  |  within: m;
+                                        optionally over_seeds: std | fraction_below(v), which
+                                        judges one summary of each arm's seeds (their spread, the
+                                        share of failed runs) with a paired bootstrap interval
     quick                               overrides for ``--quick`` ({seeds, budget, data, ...}), or
                                         {skip: reason}
     notes                               what was tried, and why the setup is what it is
@@ -25,6 +28,8 @@ bound (``bound``: lower, upper or both), judged as ``reglab.bench.stats`` says.
 from __future__ import annotations
 
 import math
+import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,7 +70,8 @@ CLAIM_KEYS = (
     "notes",
 )
 ARM_KEYS = ("recipe", "data", "model", "optimizer", "budget")
-CHECK_KEYS = ("measure", "arm", "difference", "ratio", "above", "below", "within")
+CHECK_KEYS = ("measure", "over_seeds", "arm", "difference", "ratio", "above", "below", "within")
+_FRACTION_BELOW = re.compile(r"^fraction_below\(\s*([-+0-9.eE]+)\s*\)$")
 QUICK_KEYS = ("seeds", "data", "model", "optimizer", "budget", "skip")
 
 
@@ -82,15 +88,29 @@ class Check:
     compare: str  # level, difference, ratio
     threshold: str  # above, below, within
     value: float
+    over_seeds: str | None = None  # std | fraction_below(v): one summary of the arm's seeds
 
     @property
     def text(self) -> str:
+        measure = self.measure.text
+        if self.over_seeds is not None:
+            measure = f"{self.over_seeds} over seeds of {measure}"
         if self.compare == "level":
-            what = f"{self.measure.text} of {self.arms[0]}"
+            what = f"{measure} of {self.arms[0]}"
         else:
             sign = "−" if self.compare == "difference" else "/"
-            what = f"{self.measure.text}: {self.arms[0]} {sign} {self.arms[1]}"
+            what = f"{measure}: {self.arms[0]} {sign} {self.arms[1]}"
         return f"{what} {self.threshold} {self.value:g}"
+
+    def summary(self, values: list[float]) -> float:
+        """The ``over_seeds`` summary of one arm's per-seed values (std: with n − 1)."""
+        if self.over_seeds == "std":
+            mean = sum(values) / len(values)
+            return math.sqrt(sum((v - mean) ** 2 for v in values) / max(len(values) - 1, 1))
+        m = _FRACTION_BELOW.match(str(self.over_seeds))
+        if m is None:
+            raise ValueError(f"over_seeds must be std or fraction_below(V), got {self.over_seeds!r}")
+        return sum(v < float(m.group(1)) for v in values) / len(values)
 
 
 @dataclass(frozen=True)
@@ -153,6 +173,12 @@ def _check(raw: object, arms: dict[str, Arm], where: str) -> Check:
             )
     if threshold == "within" and compare != "difference":
         raise ValueError(f"{where}: 'within' applies to a difference")
+    over = d.get("over_seeds")
+    if over is not None:
+        if over != "std" and not _FRACTION_BELOW.match(str(over)):
+            raise ValueError(f"{where}: over_seeds must be std or fraction_below(V), got {over!r}")
+        if compare == "ratio":
+            raise ValueError(f"{where}: over_seeds applies to one arm or a difference")
     value = d[threshold]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{where}: {threshold} must be a number, got {value!r}")
@@ -162,6 +188,7 @@ def _check(raw: object, arms: dict[str, Arm], where: str) -> Check:
         "level" if compare == "arm" else compare,
         threshold,
         float(value),
+        None if over is None else str(over),
     )
 
 
@@ -262,6 +289,8 @@ def _estimate(
     seeds = sorted(set.intersection(*(set(values[a]) for a in check.arms)))
     seeds = [s for s in seeds if all(math.isfinite(values[a][s]) for a in check.arms)]
     low, high = check.measure.range
+    if check.over_seeds is not None:
+        return _over_seeds(check, values, seeds), len(seeds)
     if check.compare == "level":
         arm = check.arms[0]
         est = t_interval([values[arm][s] for s in seeds], (low, high))
@@ -281,6 +310,22 @@ def _estimate(
     if bound is not None:
         est = Estimate(est.mean, est.low, est.high, est.n, est.clipped, bound)
     return est, len(seeds)
+
+
+def _over_seeds(check: Check, values: dict[str, dict[int, float]], seeds: list[int]) -> Estimate:
+    """A summary over seeds (std, fraction below v) of one arm, or its difference between two
+    arms, with a 95% percentile bootstrap interval (2000 resamples of the seeds, paired across
+    arms, seeded: the same runs give the same interval)."""
+
+    def stat(chosen: list[int]) -> float:
+        per_arm = [check.summary([values[a][s] for s in chosen]) for a in check.arms]
+        return per_arm[0] if len(per_arm) == 1 else per_arm[0] - per_arm[1]
+
+    if len(seeds) < 2:
+        return Estimate(stat(seeds) if seeds else math.nan, -math.inf, math.inf, len(seeds))
+    rng = random.Random(0)
+    draws = sorted(stat(rng.choices(seeds, k=len(seeds))) for _ in range(2000))
+    return Estimate(stat(seeds), draws[49], draws[1950], len(seeds))
 
 
 def evaluate(claim: Claim, store: Store, quick: bool) -> dict[str, Any]:

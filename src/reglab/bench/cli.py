@@ -290,7 +290,7 @@ def run_bench(args: argparse.Namespace, console: Console) -> int:
         )
         statuses = [rows[c.key].status for cs in configs.values() for c in cs if c.key in rows]
     if statuses and all(s == "failed" for s in statuses):
-        Console(stderr=True).print(
+        Console(stderr=True, soft_wrap=True).print(
             f"reglab bench: every run failed ({len(statuses)} runs; messages above)",
             highlight=False,
         )
@@ -354,7 +354,7 @@ def run_reproduce(args: argparse.Namespace, console: Console) -> int:
     if args.timing:
         _print_timing(args, console, chosen)
     if statuses and all(s == "failed" for s in statuses):
-        Console(stderr=True).print(
+        Console(stderr=True, soft_wrap=True).print(
             f"reglab reproduce: every run failed ({len(statuses)} runs; messages above)",
             highlight=False,
         )

@@ -42,6 +42,8 @@ class Split:
     clean_train: torch.Tensor
     num_classes: int
     vocab: int | None = None  # integer inputs: the number of token ids
+    x_shift: torch.Tensor | None = None  # a shifted test set (fine-tuning tasks), clean labels
+    y_shift: torch.Tensor | None = None
 
     @property
     def corrupted(self) -> torch.Tensor:

@@ -12,8 +12,12 @@ step_loss          mean training-step loss since the previous evaluation (train 
 clean_train_acc    accuracy on the training examples whose label is correct   (with noise)
 memorized          accuracy on the corrupted examples w.r.t. their wrong labels (with noise)
 noisy_true_acc     accuracy on the corrupted examples w.r.t. their true labels (with noise)
+shift_acc          accuracy on the shifted test set (fine-tuning tasks: more noise, shifted)
 step_ms            mean wall time of a training step in milliseconds (a column, not a curve)
 =================  ==========================================================================
+
+Measured once at the end of a run (final values, no curve; ``reglab.bench.final_measures``):
+feature_rank, zero_activations, jacobian_norm, noisy_test_acc, zero_rows, zero_weights.
 
 Claims may also ask for ``max(m)``, ``min(m)`` or ``steps_to(m >= v)`` of a curve
 (see ``reglab.bench.measures``).
@@ -26,11 +30,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from reglab.bench.datasets import Split
+from reglab.bench.final_measures import FINAL_METRICS
 from reglab.metrics.ece import ece
 
 CURVE_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc", "test_ece", "step_loss")
 NOISE_METRICS = ("clean_train_acc", "memorized", "noisy_true_acc")
-METRICS = (*CURVE_METRICS, *NOISE_METRICS, "step_ms")
+SHIFT_METRICS = ("shift_acc",)  # tasks with a shifted test set (``Split.x_shift``)
+METRICS = (*CURVE_METRICS, *NOISE_METRICS, *SHIFT_METRICS, "step_ms", *FINAL_METRICS)
 
 
 def _logits(model: nn.Module, x: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
@@ -58,6 +64,15 @@ def evaluate(
         if torch.isfinite(test).all()
         else float("nan"),
     }
+    if split.x_shift is not None and split.y_shift is not None:
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                shift = _logits(model, split.x_shift.to(x_test.dtype))
+        finally:
+            model.train(was_training)
+        out["shift_acc"] = (shift.argmax(1) == split.y_shift).double().mean().item()
     bad = split.corrupted
     if bad.any():
         good = ~bad

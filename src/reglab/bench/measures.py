@@ -16,10 +16,11 @@ times >= 0); intervals over seeds are clipped to it.
 
 >>> Measure.parse("steps_to(test_acc >= 0.95)")
 Measure(text='steps_to(test_acc >= 0.95)', kind='steps_to', metric='test_acc', op='>=', threshold=0.95)
->>> Measure.parse("test_accuracy")
-Traceback (most recent call last):
-...
-reglab._core.registry.UnknownNameError: unknown metric 'test_accuracy' (did you mean 'test_acc' or 'test_ece'?); metrics: train_loss, train_acc, test_loss, test_acc, test_ece, step_loss, clean_train_acc, memorized, noisy_true_acc, step_ms
+>>> try:
+...     Measure.parse("test_accuracy")
+... except UnknownNameError as e:
+...     print(str(e).split(";")[0])
+unknown metric 'test_accuracy' (did you mean 'test_acc' or 'noisy_test_acc' or 'test_ece'?)
 """
 
 from __future__ import annotations
@@ -30,12 +31,24 @@ from dataclasses import dataclass
 
 from reglab._core.registry import UnknownNameError
 from reglab._core.validation import did_you_mean
-from reglab.bench.evaluation import CURVE_METRICS, METRICS, NOISE_METRICS
+from reglab.bench.evaluation import CURVE_METRICS, METRICS, NOISE_METRICS, SHIFT_METRICS
 from reglab.bench.store import RunRow
+from reglab.bench.tasks.bit_flipping import BIT_METRICS
+from reglab.bench.tasks.permuted import SEQUENCE_CURVES, SEQUENCE_METRICS
+
+# Every metric a check can name: final values, and the curves recorded during a run.
+_FINAL = tuple(dict.fromkeys((*METRICS, *SEQUENCE_METRICS, *BIT_METRICS)))
+_CURVES = (*CURVE_METRICS, *NOISE_METRICS, *SHIFT_METRICS, *SEQUENCE_CURVES, "window_error")
 
 # The range of each metric's values (the rest: unbounded); intervals over seeds are clipped to it.
-_UNIT = ("train_acc", "test_acc", "test_ece", "clean_train_acc", "memorized", "noisy_true_acc")
-_NON_NEGATIVE = ("train_loss", "test_loss", "step_ms")  # step_loss: penalties may be negative
+_UNIT = (
+    *("train_acc", "test_acc", "test_ece", "clean_train_acc", "memorized", "noisy_true_acc"),
+    *("shift_acc", "zero_activations", "noisy_test_acc", "zero_rows", "zero_weights"),
+    *("task_acc", "first_tasks_acc", "last_tasks_acc"),
+    *("dead_fraction", "dead_fraction_first", "dead_fraction_last"),
+)
+# step_loss is left unbounded: a penalty may make it negative.
+_NON_NEGATIVE = ("train_loss", "test_loss", "step_ms", "feature_rank", "jacobian_norm")
 RANGES: dict[str, tuple[float, float]] = {
     **{m: (0.0, 1.0) for m in _UNIT},
     **{m: (0.0, math.inf) for m in _NON_NEGATIVE},
@@ -46,7 +59,7 @@ _STEPS_TO = re.compile(r"^steps_to\(\s*([a-z_]+)\s*(>=|<=)\s*([-+0-9.eE]+)\s*\)$
 
 
 def _metric(name: str, curve: bool) -> str:
-    known = (*CURVE_METRICS, *NOISE_METRICS) if curve else METRICS
+    known = _CURVES if curve else _FINAL
     if name not in known:
         raise UnknownNameError(
             f"unknown metric {name!r}{did_you_mean(name, known)}; metrics: {', '.join(known)}"

@@ -4,7 +4,11 @@ The MLP and the CNN are ``nn.Sequential(features, classifier)``: for the MLP the
 the last ``nn.Linear`` (the head) and the features are everything before it; for the CNN the
 classifier is the fully connected part (hidden linear layers and the head) after the
 convolutions. Surgery can name either (``head: classifier`` in a recipe); the last ``nn.Linear``
-of every model is its head. Integer inputs (token ids, e.g. the pairs (a, b) of modular addition)
+of every model is its head. The features entering the head pass through an ``nn.Identity``
+named ``penultimate`` (``features.penultimate`` in the MLP, ``classifier.penultimate`` in the
+CNN), so activity penalties can name them (``modules: [features.penultimate]``).
+``norm: batch`` puts a batch norm after every convolution and hidden linear layer, before its
+ReLU (``norm: none`` by default). Integer inputs (token ids, e.g. the pairs (a, b) of modular addition)
 are one-hot encoded by the MLP's first layer, which equals feeding concatenated one-hot vectors.
 The transformer is one module with a ``head``.
 
@@ -19,6 +23,7 @@ Sequential(
     (4): Linear(in_features=16, out_features=16, bias=True)
     (5): ReLU()
     (6): Dropout(p=0.1, inplace=False)
+    (penultimate): Identity()
   )
   (classifier): Linear(in_features=16, out_features=10, bias=True)
 )
@@ -46,6 +51,13 @@ class Arch(StrEnum):
     TRANSFORMER = "transformer"
 
 
+class Norm(StrEnum):
+    """Normalization after each convolution and hidden linear layer: none, or batch norm."""
+
+    NONE = "none"
+    BATCH = "batch"
+
+
 class DType(StrEnum):
     """The parameters' dtype."""
 
@@ -58,7 +70,7 @@ class ModelSpec:
     """arch; width (hidden units of the linear layers, d_model of the transformer) >= 1; depth
     (hidden linear layers) >= 1; channels of the CNN's first conv (the second has twice as many);
     dropout in [0, 1) after each hidden activation (dropout layers exist only when > 0); bias of
-    the linear layers; dtype of the parameters."""
+    the linear layers; dtype of the parameters; norm after each conv / hidden linear layer."""
 
     arch: Arch = Arch.MLP
     width: int = 200
@@ -67,9 +79,11 @@ class ModelSpec:
     dropout: float = 0.0
     bias: bool = True
     dtype: DType = DType.FLOAT32
+    norm: Norm = Norm.NONE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "arch", check_choice("model.arch", self.arch, Arch))
+        object.__setattr__(self, "norm", check_choice("model.norm", self.norm, Norm))
         object.__setattr__(self, "dtype", check_choice("model.dtype", self.dtype, DType))
         check_int("model.width", self.width, low=1)
         check_int("model.depth", self.depth, low=1)
@@ -113,17 +127,31 @@ def _activation(spec: ModelSpec) -> list[nn.Module]:
     return [nn.ReLU(), nn.Dropout(spec.dropout)] if spec.dropout > 0 else [nn.ReLU()]
 
 
+def _norm(spec: ModelSpec, dims: int, channels: int) -> list[nn.Module]:
+    """A batch norm over ``channels`` (1-D: BatchNorm1d, 2-D: BatchNorm2d) when ``norm: batch``."""
+    if spec.norm is Norm.NONE:
+        return []
+    return [nn.BatchNorm1d(channels) if dims == 1 else nn.BatchNorm2d(channels)]
+
+
 def _hidden(width_in: int, spec: ModelSpec, count: int) -> list[nn.Module]:
     """``count`` blocks Linear -> ReLU (-> Dropout)."""
     layers: list[nn.Module] = []
     for _ in range(count):
-        layers += [nn.Linear(width_in, spec.width, bias=spec.bias), *_activation(spec)]
+        layers += [nn.Linear(width_in, spec.width, bias=spec.bias), *_norm(spec, 1, spec.width)]
+        layers += _activation(spec)
         width_in = spec.width
     return layers
 
 
 def _two_parts(features: list[nn.Module], classifier: nn.Module) -> nn.Sequential:
     return nn.Sequential(OrderedDict(features=nn.Sequential(*features), classifier=classifier))
+
+
+def _penultimate(block: nn.Sequential) -> nn.Sequential:
+    """``block`` with an ``nn.Identity`` named ``penultimate`` appended (no parameters)."""
+    block.add_module("penultimate", nn.Identity())
+    return block
 
 
 def _mlp(
@@ -138,9 +166,11 @@ def _mlp(
         layers = [first, *_activation(spec), *_hidden(spec.width, spec, spec.depth - 1)]
     else:
         layers = [nn.Flatten(), *_hidden(math.prod(input_shape), spec, spec.depth)]
-    return _two_parts(
+    model = _two_parts(
         layers, nn.Linear(spec.width, num_classes, bias=spec.bias)
     )  # built last: init order
+    _penultimate(model.features)
+    return model
 
 
 def _cnn(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int) -> nn.Sequential:
@@ -154,18 +184,21 @@ def _cnn(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int) -> nn.
         )
     conv, pool = (nn.Conv1d, nn.MaxPool1d) if len(input_shape) == 2 else (nn.Conv2d, nn.MaxPool2d)
     c = spec.channels
+    dims = len(input_shape) - 1
     blocks: list[nn.Module] = [
         conv(input_shape[0], c, 3, padding=1),
+        *_norm(spec, dims, c),
         nn.ReLU(),
         conv(c, 2 * c, 3, padding=1),
+        *_norm(spec, dims, 2 * c),
         nn.ReLU(),
         pool(2, ceil_mode=True),
     ]
     features = 2 * c * math.prod(math.ceil(s / 2) for s in input_shape[1:])
     front: list[nn.Module] = [Unsqueeze()] if add_channel else []
-    classifier = nn.Sequential(
-        *_hidden(features, spec, spec.depth), nn.Linear(spec.width, num_classes, bias=spec.bias)
-    )
+    classifier = _penultimate(nn.Sequential(*_hidden(features, spec, spec.depth)))
+    # the head keeps its positional name (classifier.<2·depth>), after the penultimate identity
+    classifier.add_module(str(len(classifier) - 1), nn.Linear(spec.width, num_classes, bias=spec.bias))
     return _two_parts([*front, *blocks, nn.Flatten()], classifier)
 
 
@@ -205,6 +238,8 @@ def build_model(
     if spec.arch is Arch.TRANSFORMER:
         if vocab is None or len(input_shape) != 1:
             raise ValueError("model.arch 'transformer' needs integer token inputs shaped (N, T)")
+        if spec.norm is not Norm.NONE:
+            raise ValueError("model.norm 'batch' is for the mlp and cnn archs, not the transformer")
         model: nn.Module = TokenTransformer(vocab, input_shape[0], spec, num_classes)
     elif spec.arch is Arch.CNN:
         if vocab is not None:

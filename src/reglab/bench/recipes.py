@@ -176,12 +176,14 @@ def build_step(
     num_examples: int,
     total_steps: int,
     seed: int | None = None,
+    loss: nn.Module | None = None,
 ) -> Recipe:
     """Apply the surgery to ``model`` (in place) and return the ``Recipe`` of one training step.
 
     With a run ``seed``, the method at position i that takes ``generator=`` gets its own
     generator from the stream ``method-i`` (``reglab.bench.streams``); without one, such
-    methods draw from PyTorch's global generator.
+    methods draw from PyTorch's global generator. ``loss`` replaces the default cross-entropy
+    (regression tasks pass ``nn.MSELoss()``; a recipe with its own loss then fails).
     """
     setups = [
         SetUp(
@@ -206,4 +208,4 @@ def build_step(
             opt = built
         else:
             parts.append(built)
-    return Recipe([*parts, opt])
+    return Recipe([*parts, *([loss] if loss is not None else []), opt])

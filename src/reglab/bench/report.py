@@ -165,7 +165,7 @@ class _Doc:
 
 
 def _claims(doc: _Doc, store: Store, rows: dict[str, RunRow], out: Path, used: set[str]) -> None:
-    results = [r for _, _, r in store.claims()]
+    results = [r for _, mode, r in store.claims() if not mode.startswith("league")]
     if not results:
         return
     doc.heading("Claims")
@@ -209,6 +209,40 @@ def _claims(doc: _Doc, store: Store, rows: dict[str, RunRow], out: Path, used: s
                 ),
                 f"curves of {r['id']}",
             )
+
+
+def _leagues(doc: _Doc, store: Store, out: Path, used: set[str]) -> None:
+    """A section per stored league table (``reglab compare``), with its plot."""
+    from reglab.bench.compare import league_png
+
+    results = [r for _, mode, r in store.claims() if mode.startswith("league")]
+    for i, r in enumerate(results):
+        if i == 0:
+            doc.heading("League tables")
+        doc.heading(f"{r['league']} on {r['task']} ({r['mode']})", 3)
+        doc.para(
+            f"{r['description']} Each method's strength is the best of {r['points']} values on a "
+            f"validation split of the training set; then {r['seeds']} seeds at that value, "
+            f"{r['steps']} steps, scored on the test set. Rank: 1 + the methods whose interval "
+            f"lies wholly above (ties where intervals overlap). Cost: step time / {r['baseline']}'s."
+        )
+        doc.table(
+            [["rank", "method", "chosen", "test_acc", "95% interval", "n", "cost"]]
+            + [
+                [
+                    str(x["rank"]),
+                    x["entry"],
+                    "-" if x["param"] is None else f"{x['param']}={_fmt(x['pick'])}",
+                    _fmt(x["mean"]),
+                    f"[{_fmt(x['low'])}, {_fmt(x['high'])}]",
+                    f"{x['n']}/{x['runs']}",
+                    _fmt(x["cost"]) + "x",
+                ]
+                for x in r["rows"]
+            ]
+        )
+        used.update(k for x in r["rows"] for k in x["keys"])
+        doc.image(league_png(out / f"league-{i + 1}.png", r), f"league {r['league']}")
 
 
 def write_report(store: Store, out: Path) -> Path:
@@ -278,6 +312,7 @@ def _write(store: Store, out: Path) -> None:
     )
     used: set[str] = set()
     _claims(doc, store, rows, out, used)
+    _leagues(doc, store, out, used)
     experiments: dict[str, list[RunRow]] = defaultdict(list)
     for r in all_rows:
         if r.key not in used:

@@ -18,7 +18,6 @@ stored run whose fingerprint differs from the running code's was made by other c
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -34,44 +33,6 @@ from reglab.bench.tasks import Budget, get_task
 from reglab.bench.user_data import file_digest
 
 BUDGET_KEYS = ("steps", "batch_size", "eval_every")
-
-# Modules that cannot change a run's numbers (command line, display, storage, scheduling):
-# editing them does not make stored runs stale.
-_NOT_IN_FINGERPRINT = frozenset(
-    {
-        "_cli",
-        "integrations",
-        "bench/cli.py",
-        "bench/_console.py",
-        "bench/report.py",
-        "bench/plots.py",
-        "bench/claims.py",
-        "bench/stats.py",
-        "bench/store.py",
-        "bench/sweep.py",
-        "bench/backends.py",
-    }
-)
-
-
-def source_fingerprint(root: Path, version: str) -> str:
-    """``version`` + a sha256 of the ``*.py`` files under ``root`` (paths and contents, sorted)."""
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        rel = path.relative_to(root).as_posix()
-        if rel in _NOT_IN_FINGERPRINT or rel.split("/", 1)[0] in _NOT_IN_FINGERPRINT:
-            continue
-        digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
-    return f"{version}+{digest.hexdigest()[:16]}"
-
-
-@functools.cache
-def code_fingerprint() -> str:
-    """The fingerprint of the installed reglab (computed once per process)."""
-    import reglab
-
-    return source_fingerprint(Path(reglab.__file__).parent, reglab.__version__)
-
 
 class Status(StrEnum):
     DONE = "done"

@@ -4,7 +4,7 @@ Schema (version ``SCHEMA_VERSION``, recorded in table ``meta``):
 
 - ``runs``: key (hash of the resolved config, primary key), task, recipe, seed, config JSON,
   versions JSON, status (done / diverged / failed), message, final metrics JSON, wall_s,
-  step_ms, finished (unix time), fingerprint (``runs.code_fingerprint()`` of the code that made
+  step_ms, finished (unix time), fingerprint (``fingerprint.code_fingerprint()`` of the code that made
   the run; empty for runs stored before schema version 2).
 - ``curves``: (key, step, metric, value), primary key (key, step, metric).
 - ``claims``: the latest verdict of each claim in each mode (quick / full), with the measured
@@ -41,7 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from reglab.bench.runs import RunConfig, Status, code_fingerprint
+from reglab.bench.fingerprint import code_fingerprint
+from reglab.bench.runs import RunConfig, Status
 
 SCHEMA_VERSION = 2
 
@@ -78,7 +79,7 @@ class RunRow:
     """One stored run: its config, status, final metrics and timings.
 
     ``stale`` is true when the run was made by code other than the running code (its
-    ``fingerprint`` differs from ``runs.code_fingerprint()``)."""
+    ``fingerprint`` differs from ``fingerprint.code_fingerprint()``)."""
 
     key: str
     config: RunConfig

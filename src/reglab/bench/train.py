@@ -26,6 +26,7 @@ import torch
 from reglab.bench import streams
 from reglab.bench._config import from_mapping
 from reglab.bench.evaluation import evaluate
+from reglab.bench.final_measures import final_measures
 from reglab.bench.models import ModelSpec, build_model
 from reglab.bench.optimizers import OptimizerSpec
 from reglab.bench.recipes import build_step
@@ -78,12 +79,14 @@ class Batches:
 def prepare(config: RunConfig, cache_dir: Path | None) -> tuple[Any, ...]:
     """The split, inputs in the model's dtype, the model and the training step of ``config``."""
     task = get_task(config.task)
-    split = task.load(task.options(config.data), config.seed, cache_dir)
+    options = task.options(config.data)
+    split = task.load(options, config.seed, cache_dir)
     spec = task.check_model(from_mapping(ModelSpec, config.model, "model"))
     cast = (lambda x: x) if split.vocab is not None else (lambda x: x.to(spec.torch_dtype))
     x_train, x_test = cast(split.x_train), cast(split.x_test)
     torch.manual_seed(streams.seed_of(config.seed, streams.Stream.INIT))
     model = build_model(spec, tuple(split.x_train.shape[1:]), split.num_classes, split.vocab)
+    task.start(model, spec, options, cache_dir)  # fine-tuning: pretrained weights, then surgery
     step = build_step(
         config.method_specs(),
         model,
@@ -102,6 +105,9 @@ def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
 
 
 def _train(config: RunConfig, cache_dir: Path | None) -> RunResult:
+    own = getattr(get_task(config.task), "train", None)
+    if own is not None:  # a task with its own loop: a task sequence, online regression
+        return own(config, cache_dir)
     split, x_train, x_test, model, step = prepare(config, cache_dir)
     opt_spec = from_mapping(OptimizerSpec, config.optimizer, "optimizer")
     order = streams.generator(config.seed, streams.Stream.BATCH_ORDER)
@@ -139,6 +145,10 @@ def _train(config: RunConfig, cache_dir: Path | None) -> RunResult:
             values["step_loss"] = sum(losses) / len(losses)
             metrics, losses = record(t, values), []
     done = max(t, 1)
+    if status is Status.DONE:  # once, on the final model (reglab.bench.final_measures)
+        clock = time.perf_counter()
+        metrics = {**metrics, **final_measures(model, split, x_train, x_test, config.seed)}
+        eval_time += time.perf_counter() - clock
     # seconds in training steps and in evaluations (reglab.bench.timing breaks a sweep down by them)
     metrics = {**metrics, "train_s": train_time, "eval_s": eval_time}
     return RunResult(status, metrics, curves, message, step_ms=1000 * train_time / done)

@@ -1,6 +1,7 @@
 """Parameter penalties (catalog family A): modules whose ``forward()`` returns a scalar to add to the loss."""
 
 from reglab.penalties.elastic_net import ElasticNet
+from reglab.penalties.group_envelope import GroupEnvelope
 from reglab.penalties.group_lasso import GroupBy, GroupLasso
 from reglab.penalties.group_orthogonal import GroupOrthogonal
 from reglab.penalties.hyperspherical_energy import HypersphericalEnergy
@@ -21,7 +22,7 @@ from reglab.penalties.weighted_anchor import (
 )
 
 __all__ = [
-    "GroupBy", "GroupLasso", "HypersphericalEnergy", "NormLoss",
+    "GroupBy", "GroupEnvelope", "GroupLasso", "HypersphericalEnergy", "NormLoss",
     "ElasticNet", "GroupOrthogonal", "L1", "L2", "L2Init", "L2SP", "Nuclear",
     "OffDiagonalOrthogonal", "SoftOrthogonal", "Spectral", "WassersteinInit",
     "LayerWeights", "WeightedAnchor", "squared_gradient_importance",

@@ -2,6 +2,7 @@
 
 from reglab.penalties._anchor import l2_anchor
 from reglab.penalties.elastic_net import elastic_net
+from reglab.penalties.group_envelope import group_envelope, group_envelope_prox_, sparse_envelope
 from reglab.penalties.group_lasso import block_soft_threshold_, group_lasso, group_norms
 from reglab.penalties.group_orthogonal import group_orthogonal
 from reglab.penalties.hyperspherical_energy import hyperspherical_energy
@@ -14,7 +15,7 @@ from reglab.penalties.soft_orthogonal import soft_orthogonal
 from reglab.penalties.spectral import power_iteration_, spectral
 
 __all__ = [
-    "block_soft_threshold_", "group_lasso", "group_norms", "hyperspherical_energy", "norm_loss",
+    "block_soft_threshold_", "group_envelope", "group_envelope_prox_", "group_lasso", "group_norms", "hyperspherical_energy", "norm_loss",
     "elastic_net", "group_orthogonal", "l1", "l2", "l2_anchor", "nuclear", "offdiag_orthogonal",
-    "power_iteration_", "soft_orthogonal", "spectral",
+    "power_iteration_", "soft_orthogonal", "sparse_envelope", "spectral",
 ]

@@ -47,8 +47,8 @@ Example:
 Reference:
     Yehonathan Refael, Iftach Arbel, Wasim Huleihel. Learning k-Level Structured Sparse Neural
     Networks Using Group Envelope Regularization. 2022. arXiv:2212.12921 (the group-lasso
-    baseline of its structured-sparsity family; the weighted group envelope itself is not built
-    yet). Group lasso: Ming Yuan, Yi Lin, Model selection and estimation in regression with
+    baseline of its structured-sparsity family; the weighted group envelope is
+    ``reglab show group-envelope``). Group lasso: Ming Yuan, Yi Lin, Model selection and estimation in regression with
     grouped variables, JRSS-B 2006; for neural networks Wen et al., Learning Structured Sparsity
     in Deep Neural Networks, NeurIPS 2016.
 

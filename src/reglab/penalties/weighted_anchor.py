@@ -33,8 +33,8 @@ Example:
     >>> pen = rl.WeightedAnchor(net, strength=1.0, importance=omega, layer_weights="uniform")
     >>> with torch.no_grad():
     ...     _ = net.weight.add_(1.0)
-    >>> pen()                                   # 1·1² + 3·1²
-    tensor(4., grad_fn=<MulBackward0>)
+    >>> round(pen().item(), 6)                  # 1·1² + 3·1²
+    4.0
 
 Reference:
     Shezheng Song, Hao Xu, Jun Ma, Shasha Li, Long Peng, Qian Wan, Xiaodong Liu, Jie Yu. How to

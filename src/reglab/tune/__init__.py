@@ -11,6 +11,7 @@ from reglab.tune import problems as problems  # the subpackage, as rl.tune.probl
 from reglab.tune.hoag import HOAG, HoagResult, hoag
 from reglab.tune.hypergradient import Hypergradient, Solver, hypergradient
 from reglab.tune.problems import BilevelProblem
+from reglab.tune.weight_decay import DecayPer, WeightDecayResult, learn_weight_decay
 
-__all__ = ["HOAG", "BilevelProblem", "HoagResult", "Hypergradient", "Solver", "hoag",
-           "hypergradient"]
+__all__ = ["HOAG", "BilevelProblem", "DecayPer", "HoagResult", "Hypergradient", "Solver",
+           "WeightDecayResult", "hoag", "hypergradient", "learn_weight_decay"]

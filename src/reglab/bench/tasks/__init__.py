@@ -15,6 +15,11 @@ digits             scikit-learn's bundled 8×8 digits as (N, 1, 8, 8); small CNN
 noisy-digits       digits with ``label_noise: 0.4`` (40% of training labels flipped)
 mnist1d            the mnist1d generator's 4000/1000 signals of length 40; small 1-D CNN
 noisy-mnist1d      mnist1d with ``label_noise: 0.4``
+permuted-digits    digits as a sequence of tasks, each a fixed permutation of the pixels; MLP
+permuted-mnist1d   mnist1d as such a sequence (plasticity: ``reglab.bench.tasks.permuted``)
+bit-flipping       slowly-changing regression, online, batch size 1 (Dohare et al. 2024)
+finetune-digits    pretrain on digits 0–4 (cached), fine-tune on 10 images per class of 5–9;
+                   ``shift_acc`` on a shifted, noisier test set
 =================  =========================================================================
 
 To add a task: a module here with its option dataclass, its ``Task`` subclass and a ``TASKS``
@@ -30,14 +35,14 @@ tuple of instances, listed in ``_MODULES`` below.
 >>> get_task("digit")
 Traceback (most recent call last):
 ...
-reglab._core.registry.UnknownNameError: unknown task 'digit' (did you mean 'digits' or 'noisy-digits'?); tasks: digits, mnist1d, modular-addition, noisy-digits, noisy-mnist1d
+reglab._core.registry.UnknownNameError: unknown task 'digit' (did you mean 'digits' or 'noisy-digits' or 'permuted-digits'?); tasks: bit-flipping, digits, finetune-digits, mnist1d, modular-addition, noisy-digits, noisy-mnist1d, permuted-digits, permuted-mnist1d
 """
 
 from __future__ import annotations
 
 from reglab._core.registry import UnknownNameError
 from reglab._core.validation import did_you_mean
-from reglab.bench.tasks import digits, mnist1d, modular_addition
+from reglab.bench.tasks import bit_flipping, digits, finetune, mnist1d, modular_addition, permuted
 from reglab.bench.tasks.base import Budget, DataOptions, Task
 from reglab.bench.tasks.digits import Digits, DigitsOptions
 from reglab.bench.tasks.mnist1d import Mnist1d, Mnist1dOptions
@@ -57,7 +62,7 @@ __all__ = [
     "get_task",
 ]
 
-_MODULES = (modular_addition, digits, mnist1d)
+_MODULES = (modular_addition, digits, mnist1d, finetune, permuted, bit_flipping)
 
 
 def _collect() -> dict[str, Task]:

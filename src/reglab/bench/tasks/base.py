@@ -9,9 +9,12 @@ class. ``load`` derives the split and label-noise streams from the run seed (``s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
+
+import torch
+from torch import nn
 
 from reglab._core.validation import check_choice, check_int, check_number
 from reglab.bench import datasets, streams
@@ -45,6 +48,9 @@ class DataOptions:
     noise_mode: NoiseMode = NoiseMode.FLIP
     data_file: str | None = None
     test_fraction: float = 0.2  # held out of a user's file that has no x_test/y_test
+    # > 0: hold out this fraction of the training set (labels as trained on) as a validation set
+    # that replaces the test set, so a run scores a setting without seeing the test data
+    validation: float = 0.0
 
     def __post_init__(self) -> None:
         check_number("label_noise", self.label_noise, low=0, high=1)
@@ -54,8 +60,31 @@ class DataOptions:
         check_number(
             "test_fraction", self.test_fraction, low=0, high=1, low_open=True, high_open=True
         )
+        check_number("validation", self.validation, low=0, high=1, high_open=True)
         if self.data_file is not None and not isinstance(self.data_file, str):
             raise TypeError(f"data_file must be a path string, got {type(self.data_file).__name__}")
+
+
+def carve_validation(split: Split, fraction: float, seed: int) -> Split:
+    """``split`` with round(fraction·N) training examples, drawn by the split stream, as its
+    test set: the validation set keeps the labels as trained on (noisy ones included), so
+    choosing a setting by it never looks at the test data."""
+    n = len(split.y_train)
+    count = round(fraction * n)
+    if not 1 <= count < n:
+        raise ValueError(f"validation {fraction} of {n} training examples leaves no set to use")
+    stream = f"{streams.Stream.SPLIT}/validation"
+    gen = torch.Generator().manual_seed(streams.seed_of(seed, stream))
+    order = torch.randperm(n, generator=gen)
+    va, tr = order[:count], order[count:]
+    return replace(
+        split,
+        x_train=split.x_train[tr],
+        y_train=split.y_train[tr],
+        clean_train=split.clean_train[tr],
+        x_test=split.x_train[va],
+        y_test=split.y_train[va],
+    )
 
 
 class Task:
@@ -96,7 +125,16 @@ class Task:
         else:
             split = self.generate(options, split_seed, cache_dir)
         noise = streams.generator(seed, streams.Stream.LABEL_NOISE)
-        return datasets.corrupt_labels(split, options.label_noise, options.noise_mode, noise)
+        split = datasets.corrupt_labels(split, options.label_noise, options.noise_mode, noise)
+        if options.validation > 0:
+            split = carve_validation(split, options.validation, seed)
+        return split
+
+    def start(
+        self, model: nn.Module, spec: ModelSpec, options: Any, cache_dir: Path | None
+    ) -> None:
+        """Set the freshly built ``model``'s starting weights (fine-tuning tasks load pretrained
+        ones here, before any surgery and before the optimizer); by default nothing."""
 
     def check_model(self, spec: ModelSpec) -> ModelSpec:
         """``spec``, if its architecture is one this task supports."""

@@ -1,0 +1,158 @@
+"""bit-flipping: Dohare et al.'s slowly-changing regression, online with batch size 1.
+
+Each example x has ``num_inputs`` binary inputs: the first ``flipping`` are a state in which one
+bit, chosen uniformly, flips every ``flip_every`` examples; the rest are fresh random bits each
+example. The target is a fixed random threshold network: with x̃ = (x, 1),
+W ∈ {−1, +1}^(target_hidden × (m+1)) and v ∈ {−1, +1}^target_hidden drawn at random,
+
+    h_i = 1[W_i·x̃ > θ_i],   θ_i = (m+1)·β − S_i   (S_i: the number of negative entries of W_i)
+    y   = Σ_i v_i h_i
+
+(our reading of the paper's "LTU" target; β = ``beta``). The learner (an MLP, default one
+hidden layer of 5 ReLU units) sees each example once, in order, with one optimizer step per
+example (squared error, the recipe's methods added). The run's ``steps`` is the number of
+examples and ``eval_every`` the window: the curve ``window_error`` is the mean online squared
+error (of the prediction made before the step) over each window, at its last example. Final
+metrics: ``window_error`` (the last window), ``early_error`` (mean over the windows of the first
+quarter of the run, leaving out the first window, where the network first learns),
+``late_error`` (the last quarter), ``error_growth`` = late − early, and ``dead_fraction_last``,
+``effective_rank_last`` of the hidden layers on 1024 inputs of the final state.
+Flips, random bits and the target come from the run seed's ``bit-flipping`` stream (the same
+for every arm at a seed); initialization from its ``init`` stream.
+
+Reference: Shibhansh Dohare et al., Loss of Plasticity in Deep Continual Learning, Nature 632,
+2024, arXiv:2306.13812 (slowly-changing regression: m = 20, f = 15, F = 10⁴, 100 target units,
+β = 0.7, 5 learner units, 10⁶ examples, error per 4·10⁴ examples).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from reglab._core.validation import check_int, check_number
+from reglab.bench import streams
+from reglab.bench._config import from_mapping
+from reglab.bench.models import Arch, ModelSpec, build_model
+from reglab.bench.optimizers import OptimizerName, OptimizerSpec
+from reglab.bench.tasks.base import Budget, Task
+from reglab.bench.tasks.permuted import layer_means
+
+DATA_STREAM = "bit-flipping"
+BIT_METRICS = ("window_error", "early_error", "late_error", "error_growth")
+
+
+@dataclass(frozen=True)
+class BitFlippingOptions:
+    """num_inputs m >= 2; flipping in [1, m]; flip_every F >= 1; target_hidden >= 1; beta in [0, 1]."""
+
+    num_inputs: int = 20
+    flipping: int = 15
+    flip_every: int = 10_000
+    target_hidden: int = 100
+    beta: float = 0.7
+    data_file: ClassVar[None] = None  # no user data: the stream is the task
+
+    def __post_init__(self) -> None:
+        check_int("num_inputs", self.num_inputs, low=2)
+        check_int("flipping", self.flipping, low=1, high=self.num_inputs)
+        check_int("flip_every", self.flip_every, low=1)
+        check_int("target_hidden", self.target_hidden, low=1)
+        check_number("beta", self.beta, low=0, high=1)
+
+
+def stream(options: BitFlippingOptions, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` examples (x (n, m) in {0, 1}, y (n, 1)) of the sequence, in order."""
+    m, f = options.num_inputs, options.flipping
+    w = torch.randint(0, 2, (options.target_hidden, m + 1), generator=generator).double() * 2 - 1
+    v = torch.randint(0, 2, (options.target_hidden,), generator=generator).double() * 2 - 1
+    theta = (m + 1) * options.beta - (w < 0).sum(1).double()
+    state = torch.randint(0, 2, (f,), generator=generator).double()
+    flips = torch.randint(0, f, (max(n - 1, 0) // options.flip_every,), generator=generator)
+    slow = state.repeat(n, 1)
+    for j, bit in enumerate(flips.tolist(), start=1):  # flip j happens before example j·F
+        slow[j * options.flip_every :, bit] = 1 - slow[j * options.flip_every :, bit]
+    fast = torch.randint(0, 2, (n, m - f), generator=generator).double()
+    x = torch.cat([slow, fast], 1)
+    h = (torch.cat([x, torch.ones(n, 1, dtype=x.dtype)], 1) @ w.T > theta).double()
+    return x, (h @ v).unsqueeze(1)
+
+
+def error_summary(windows: list[float]) -> dict[str, float]:
+    """early / late error and their difference from the window errors (see the module docstring)."""
+    q = max(1, len(windows) // 4)
+    early = windows[1 : q + 1] if len(windows) > 1 else windows
+    late = windows[-q:]
+    e, lt = sum(early) / len(early), sum(late) / len(late)
+    return {"window_error": windows[-1], "early_error": e, "late_error": lt, "error_growth": lt - e}
+
+
+class BitFlipping(Task):
+    """Slowly-changing regression; see the module docstring."""
+
+    Options = BitFlippingOptions  # type: ignore[assignment]
+    model = ModelSpec(Arch.MLP, width=5, depth=1)
+    optimizer = OptimizerSpec(OptimizerName.SGD, lr=0.01)
+    budget = Budget(steps=100_000, batch_size=1, eval_every=10_000)
+    archs = (Arch.MLP,)
+
+    def train(self, config: Any, cache_dir: Any) -> Any:
+        """Online training over the run's ``steps`` examples (``reglab.bench.train`` calls it)."""
+        from reglab.bench.recipes import build_step
+        from reglab.bench.runs import Status
+        from reglab.bench.train import RunResult, _set_lr
+
+        options = self.options(config.data)
+        if config.batch_size not in (None, 1):
+            raise ValueError(f"bit-flipping is online: budget.batch_size must be 1, got {config.batch_size}")
+        spec = self.check_model(from_mapping(ModelSpec, config.model, "model"))
+        x, y = stream(options, config.steps, streams.generator(config.seed, DATA_STREAM))
+        x, y = x.to(spec.torch_dtype), y.to(spec.torch_dtype)
+        torch.manual_seed(streams.seed_of(config.seed, streams.Stream.INIT))
+        model = build_model(spec, (options.num_inputs,), 1)
+        opt_spec = from_mapping(OptimizerSpec, config.optimizer, "optimizer")
+        step = build_step(config.method_specs(), model, opt_spec, 1, config.steps, config.steps,
+                          seed=config.seed, loss=nn.MSELoss())
+        curves: list[tuple[int, str, float]] = []
+        windows: list[float] = []
+        errors: list[float] = []
+        status, message, train_time, t = Status.DONE, "", 0.0, 0
+        model.train()
+        for t in range(1, config.steps + 1):
+            _set_lr(step.optimizer, opt_spec.lr_at(t, config.steps))
+            start = time.perf_counter()
+            error = float(step.step(model, x[t - 1 : t], y[t - 1 : t]))
+            train_time += time.perf_counter() - start
+            if not math.isfinite(error):
+                status, message = Status.DIVERGED, f"loss became {error} at example {t}"
+                break
+            errors.append(error)
+            if t % config.eval_every == 0 or t == config.steps:
+                windows.append(sum(errors) / len(errors))
+                curves.append((t, "window_error", windows[-1]))
+                errors = []
+        metrics = error_summary(windows) if windows else {}
+        if status is Status.DONE:
+            probe = torch.cat([x[-1:, : options.flipping].expand(1024, -1),
+                               torch.randint(0, 2, (1024, options.num_inputs - options.flipping),
+                                             generator=torch.Generator().manual_seed(0)).to(x.dtype)], 1)
+            means = layer_means(model, probe)
+            metrics.update({"dead_fraction_last": means["dead_fraction"],
+                            "effective_rank_last": means["effective_rank"]})
+        else:
+            metrics["diverged_step"] = float(t)
+        metrics.update({"train_s": train_time, "eval_s": 0.0})
+        return RunResult(status, metrics, curves, message, step_ms=1000 * train_time / max(t, 1))
+
+
+TASKS = (
+    BitFlipping(
+        "bit-flipping",
+        "slowly-changing regression: 20 bits, one of the first 15 flips every F examples; online",
+    ),
+)

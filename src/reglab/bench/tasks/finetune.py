@@ -1,0 +1,152 @@
+"""finetune-digits: pretrain on digits 0–4, fine-tune on a few images of 5–9, test under shift.
+
+The source is every scikit-learn digit of classes 0–4 (about 900 images); the model is
+pretrained on it once (``reglab.bench.pretrained``: Adam, ``pretrain_steps`` mini-batches of
+``pretrain_batch_size``, initialization and order from ``pretrain_seed``) and cached in the results
+folder keyed by its settings, so every arm and every seed fine-tunes from the same weights. The
+target is classes 5–9 relabelled 0–4: ``shots`` training images per class, drawn by the run
+seed, and the other images of those classes as the test set. The head (the last linear layer)
+is not loaded: it keeps its fresh initialization (the run seed's ``init`` stream). The shifted
+test set (``shift_acc``) is the same test images moved ``shift_pixels`` to the right and down
+(the uncovered pixels are background) plus Gaussian noise of standard deviation ``shift_noise``
+(in standardized pixel units), drawn from the split seed. Pixels are standardized by the
+source images' mean and standard deviation. A user's data file is refused (the source must
+match the target's inputs).
+
+>>> from reglab.bench.tasks import get_task
+>>> task = get_task("finetune-digits")
+>>> split = task.load(task.options(), seed=0, cache_dir=None)
+>>> split.x_train.shape, split.num_classes, sorted(split.y_train.unique().tolist())
+(torch.Size([50, 1, 8, 8]), 5, [0, 1, 2, 3, 4])
+>>> split.x_shift.shape == split.x_test.shape
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from reglab._core.validation import check_int, check_number
+from reglab.bench import pretrained
+from reglab.bench.datasets import Split
+from reglab.bench.models import Arch, ModelSpec, build_model
+from reglab.bench.optimizers import OptimizerName, OptimizerSpec
+from reglab.bench.tasks.base import Budget, DataOptions, Task
+
+SOURCE_CLASSES = (0, 1, 2, 3, 4)
+TARGET_CLASSES = (5, 6, 7, 8, 9)
+
+
+@dataclass(frozen=True)
+class FinetuneDigitsOptions(DataOptions):
+    """shots per target class; the shifted test set; the pretraining settings."""
+
+    shots: int = 10
+    shift_pixels: int = 1
+    shift_noise: float = 1.0
+    pretrain_steps: int = 500
+    pretrain_lr: float = 1e-3
+    pretrain_batch_size: int = 64
+    pretrain_seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.data_file is not None:
+            raise ValueError(
+                "finetune-digits makes its own source and target splits; data_file is not supported"
+            )
+        check_int("shots", self.shots, low=1, high=100)
+        check_int("shift_pixels", self.shift_pixels, low=0, high=7)
+        check_number("shift_noise", self.shift_noise, low=0)
+        self.pretraining()  # checks the pretraining settings
+
+    def pretraining(self) -> pretrained.Pretraining:
+        return pretrained.Pretraining(
+            self.pretrain_steps, self.pretrain_lr, self.pretrain_batch_size, self.pretrain_seed
+        )
+
+
+def _digits() -> tuple[torch.Tensor, torch.Tensor]:
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = torch.tensor(data.data, dtype=torch.float32).view(-1, 1, 8, 8) / 16.0
+    return x, torch.tensor(data.target, dtype=torch.long)
+
+
+def source_data() -> tuple[torch.Tensor, torch.Tensor, float, float]:
+    """The standardized source images and labels, and the standardization (mean, std)."""
+    x, y = _digits()
+    keep = torch.isin(y, torch.tensor(SOURCE_CLASSES))
+    xs = x[keep]
+    mean, std = float(xs.mean()), float(xs.std())
+    return (xs - mean) / std, y[keep], mean, std
+
+
+def shifted(x: torch.Tensor, pixels: int, noise: float, fill: float, gen: torch.Generator) -> torch.Tensor:
+    """``x`` (N, 1, H, W) moved ``pixels`` right and down (uncovered pixels = ``fill``) plus noise."""
+    out = torch.full_like(x, fill)
+    h, w = x.shape[-2:]
+    out[..., pixels:, pixels:] = x[..., : h - pixels, : w - pixels]
+    return out + noise * torch.randn(x.shape, generator=gen, dtype=x.dtype)
+
+
+class FinetuneDigits(Task):
+    """Pretrain on digits 0–4, fine-tune on few images of 5–9; see the module docstring."""
+
+    Options = FinetuneDigitsOptions
+    model = ModelSpec(Arch.CNN, width=128, depth=1, channels=32)
+    optimizer = OptimizerSpec(OptimizerName.ADAM, lr=1e-3)
+    budget = Budget(steps=200, batch_size=None, eval_every=20)
+    archs = (Arch.CNN, Arch.MLP)
+
+    def generate(self, options: Any, split_seed: int, cache_dir: Path | None) -> Split:
+        x, y = _digits()
+        _, _, mean, std = source_data()
+        x = (x - mean) / std
+        gen = torch.Generator().manual_seed(split_seed)
+        train: list[torch.Tensor] = []
+        test: list[torch.Tensor] = []
+        for c in TARGET_CLASSES:
+            idx = torch.nonzero(y == c).flatten()
+            idx = idx[torch.randperm(len(idx), generator=gen)]
+            train.append(idx[: options.shots])
+            test.append(idx[options.shots :])
+        tr, te = torch.cat(train), torch.cat(test)
+        y_target = y - TARGET_CLASSES[0]
+        fill = (0.0 - mean) / std  # a blank pixel
+        x_shift = shifted(x[te], options.shift_pixels, options.shift_noise, fill, gen)
+        return Split(
+            x[tr], y_target[tr], x[te], y_target[te], y_target[tr], len(TARGET_CLASSES),
+            x_shift=x_shift, y_shift=y_target[te],
+        )
+
+    def start(
+        self, model: nn.Module, spec: ModelSpec, options: Any, cache_dir: Path | None
+    ) -> None:
+        """Load the pretrained weights (all but the head), pretraining them if not cached."""
+        xs, ys, _, _ = source_data()
+        settings = options.pretraining()
+        key = pretrained.cache_key("finetune-digits", spec.as_dict(), asdict(settings))
+        state = pretrained.pretrained_state(
+            lambda: build_model(spec, tuple(xs.shape[1:]), len(SOURCE_CLASSES)),
+            xs.to(spec.torch_dtype),
+            ys,
+            settings,
+            key,
+            cache_dir,
+        )
+        pretrained.load_start(model, state)
+
+
+TASKS = (
+    FinetuneDigits(
+        "finetune-digits",
+        "pretrain on digits 0-4, fine-tune on 10 images per class of 5-9; shifted test set",
+    ),
+)
