@@ -140,3 +140,22 @@ def test_reproduce_says_the_plan_then_prints_the_timing(tmp_path, capsys):
     assert main(args) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "all are in the store already" in out and "where the time went" not in out
+
+
+def test_the_timing_table_keeps_long_claim_ids_whole_in_80_columns(tmp_path, capsys, monkeypatch):
+    claim_id = "a-claim-with-a-long-id-like-the-bundled-ones"
+    claim = {
+        "id": claim_id, "paper": "A Paper", "statement": "the model learns digits",
+        "task": "digits", "model": {"arch": "mlp", "width": 16, "depth": 1},
+        "budget": {"steps": 20, "eval_every": 10}, "seeds": 2, "arms": {"plain": "none"},
+        "checks": [{"measure": "test_acc", "arm": "plain", "above": 0.0}],
+    }
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump({"claims": [claim]}))
+    monkeypatch.setenv("COLUMNS", "80")
+    args = ["reproduce", "--claims-file", str(path), "--results", str(tmp_path), "--workers", "1"]
+    assert main([*args, "--timing"]) == 0
+    out = capsys.readouterr().out
+    table = out[out.index("where the time went"):]
+    assert all(len(line) <= 80 for line in table.splitlines())
+    assert claim_id in table and "worker s" in " ".join(table.split())

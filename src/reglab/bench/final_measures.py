@@ -15,10 +15,11 @@ zero_rows              fraction of exactly-zero rows (output units: neurons, fil
 zero_weights           fraction of exactly-zero entries of those same weights
 =====================  =======================================================================
 
-Cost, once per run (digits, 797 test images, one thread, machine loaded about 5×): 165 ms for the
-MLP 64-256-256-10 (one ``evaluate`` 22 ms; a 1000-step run about 10-20 s), 2.1 s for the CNN
-(``evaluate`` 0.5 s), the Jacobian's backward passes most of it; a few percent of a run at most,
-so they are always computed.
+Cost, once per run (digits, 797 test images, one thread, machine loaded about 5×, with the
+Jacobian over 1000 examples): 165 ms for the MLP 64-256-256-10 (one ``evaluate`` 22 ms; a
+1000-step run about 10-20 s), 2.1 s for the CNN (``evaluate`` 0.5 s), the Jacobian's backward
+passes most of it; the Jacobian now takes 256 examples, so a few percent of a run at most, and
+they are always computed.
 
 >>> from torch import nn
 >>> model = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2))
@@ -41,7 +42,7 @@ from reglab.metrics.effective_rank import effective_rank
 
 NOISE = 0.5  # noise standard deviation, in units of the training inputs' standard deviation
 NOISE_STREAM = "eval-noise"
-JACOBIAN_EXAMPLES = 1000  # bounds the Jacobian's cost and memory on large test sets
+JACOBIAN_EXAMPLES = 256  # bounds the Jacobian's cost and memory on large test sets
 FINAL_METRICS = (
     "feature_rank",
     "zero_activations",
