@@ -120,6 +120,18 @@ def test_bit_flipping_run_is_online_and_takes_continual_backprop():
     assert bad.status is Status.FAILED and "batch_size must be 1" in bad.message
 
 
+def test_a_sweep_checks_bit_flipping_configs_before_running_them():
+    from reglab.bench.sweep import check_configs
+
+    budget = {"steps": 40, "eval_every": 10}
+    good = resolve("bit-flipping", load_recipe("none"), seed=0, settings=[Settings(budget=budget)])
+    check_configs([good], None)  # builds model and step; a task without a data split is fine
+    bad = resolve("bit-flipping", load_recipe("none"), seed=0,
+                  settings=[Settings(budget={**budget, "batch_size": 4})])
+    with pytest.raises(ValueError, match="batch_size must be 1"):
+        check_configs([bad], None)
+
+
 def test_new_measures_and_recipes_are_known():
     assert Measure.parse("last_tasks_acc").range == (0.0, 1.0)
     assert Measure.parse("max(task_acc)").needs_curve

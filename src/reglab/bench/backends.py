@@ -43,9 +43,25 @@ def _exit_when_orphaned(parent: int) -> None:
     os._exit(0)  # the sweep was killed: drop the run quietly (no result can be delivered)
 
 
+class _SilentWhenOrphaned:
+    """A worker's stderr that drops what is written once the parent died: a run finishing just
+    after the sweep was killed fails to send its result (BrokenPipe), and that is expected."""
+
+    def __init__(self, stream: Any, parent: int) -> None:
+        self._stream, self._parent = stream, parent
+
+    def write(self, text: str) -> int:
+        return len(text) if os.getppid() != self._parent else self._stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
-    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
+    parent = os.getppid()
+    sys.stderr = _SilentWhenOrphaned(sys.stderr, parent)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
 
 
 def _start_quiet_resource_tracker() -> None:

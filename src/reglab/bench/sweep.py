@@ -25,6 +25,7 @@ import torch
 from reglab.bench.backends import LocalBackend, RayBackend
 from reglab.bench.runs import RunConfig
 from reglab.bench.store import Store
+from reglab.bench.tasks import get_task
 from reglab.bench.train import RunResult, prepare
 
 # Rough milliseconds a step of each task's default model takes, to start long runs first.
@@ -51,7 +52,8 @@ def check_configs(configs: Sequence[RunConfig], cache_dir: Path | None) -> None:
         seen.add(config.arm_key)
         with torch.random.fork_rng():
             try:
-                prepare(config, cache_dir)
+                check = getattr(get_task(config.task), "check", None)  # tasks with their own loop
+                (check or prepare)(config, cache_dir)
             except (ValueError, TypeError) as e:
                 raise ValueError(f"recipe {config.recipe!r} on task {config.task!r}: {e}") from None
 

@@ -101,23 +101,32 @@ class BitFlipping(Task):
     budget = Budget(steps=100_000, batch_size=1, eval_every=10_000)
     archs = (Arch.MLP,)
 
-    def train(self, config: Any, cache_dir: Any) -> Any:
-        """Online training over the run's ``steps`` examples (``reglab.bench.train`` calls it)."""
+    def check(self, config: Any, cache_dir: Any) -> None:
+        """Build the run's model and training step without training (what a sweep checks first)."""
+        self._setup(config)
+
+    def _setup(self, config: Any) -> tuple[Any, ...]:
         from reglab.bench.recipes import build_step
-        from reglab.bench.runs import Status
-        from reglab.bench.train import RunResult, _set_lr
 
         options = self.options(config.data)
         if config.batch_size not in (None, 1):
             raise ValueError(f"bit-flipping is online: budget.batch_size must be 1, got {config.batch_size}")
         spec = self.check_model(from_mapping(ModelSpec, config.model, "model"))
-        x, y = stream(options, config.steps, streams.generator(config.seed, DATA_STREAM))
-        x, y = x.to(spec.torch_dtype), y.to(spec.torch_dtype)
         torch.manual_seed(streams.seed_of(config.seed, streams.Stream.INIT))
         model = build_model(spec, (options.num_inputs,), 1)
         opt_spec = from_mapping(OptimizerSpec, config.optimizer, "optimizer")
         step = build_step(config.method_specs(), model, opt_spec, 1, config.steps, config.steps,
                           seed=config.seed, loss=nn.MSELoss())
+        return options, spec, model, opt_spec, step
+
+    def train(self, config: Any, cache_dir: Any) -> Any:
+        """Online training over the run's ``steps`` examples (``reglab.bench.train`` calls it)."""
+        from reglab.bench.runs import Status
+        from reglab.bench.train import RunResult, _set_lr
+
+        options, spec, model, opt_spec, step = self._setup(config)
+        x, y = stream(options, config.steps, streams.generator(config.seed, DATA_STREAM))
+        x, y = x.to(spec.torch_dtype), y.to(spec.torch_dtype)
         curves: list[tuple[int, str, float]] = []
         windows: list[float] = []
         errors: list[float] = []
