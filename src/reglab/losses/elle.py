@@ -55,9 +55,6 @@ Traps:
 
 from __future__ import annotations
 
-import weakref
-from typing import Any
-
 import torch
 from torch import nn
 
@@ -67,6 +64,7 @@ from reglab._core.samples import Sample, SampleContext
 from reglab._core.schedules import Schedule, Strength
 from reglab._core.validation import check_generator, check_number, check_strength
 from reglab.losses._common import check_logits, check_targets, cross_entropy_from_log_probs
+from reglab.losses._inputs import InputRecorder
 from reglab.losses.soft_cross_entropy import soft_cross_entropy
 
 ELLE_PAPER = Paper(
@@ -130,22 +128,11 @@ class ELLE(GeneratorState, nn.Module):
         self.strength = Strength(check_strength("strength", strength))
         self.generator = check_generator(generator)
         self._model = (model,)  # not a submodule: the model's weights stay out of this state
-        self._last_input: torch.Tensor | None = None
-        self._busy = False  # True during the penalty's own forward, which the hook ignores
-        ref = weakref.ref(self)
-
-        def record(module: nn.Module, args: tuple[Any, ...]) -> None:
-            me = ref()
-            if (me is not None and not me._busy and module.training and args
-                    and isinstance(args[0], torch.Tensor)):
-                me._last_input = args[0].detach()
-
-        self._handle = model.register_forward_pre_hook(record)
+        self._inputs = InputRecorder(model)  # the latest training input, for loss(model(x), y)
 
     def remove(self) -> None:
         """Take the input-recording hook off the model."""
-        self._handle.remove()
-        self._last_input = None
+        self._inputs.remove()
 
     def draw(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """u_a, u_b ~ U[0, 1) of x's shape and α ~ U[0, 1) of shape (N,), in float64."""
@@ -159,11 +146,8 @@ class ELLE(GeneratorState, nn.Module):
         u_a, u_b, alpha = self.draw(x)
         x_a, x_b, x_c = elle_points(x, self.epsilon, u_a, u_b, alpha)
         n = x.shape[0]
-        self._busy = True
-        try:
+        with self._inputs.paused():
             logits = self._model[0](torch.cat([x_a, x_b, x_c]))
-        finally:
-            self._busy = False
         check_logits(logits)
         repeated = targets.repeat(3, *([1] * (targets.dim() - 1)))
         hard = check_targets(logits, repeated)
@@ -180,7 +164,7 @@ class ELLE(GeneratorState, nn.Module):
         self.strength.advance()
         if lam == 0.0:
             return loss
-        x = inputs if inputs is not None else self._last_input
+        x = inputs if inputs is not None else self._inputs.last
         if x is None:
             raise ValueError("ELLE needs the model's inputs: call it after a training-mode forward "
                              "of the model, or pass inputs=x")

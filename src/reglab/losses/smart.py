@@ -66,9 +66,7 @@ Traps:
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from torch import nn
@@ -79,6 +77,7 @@ from reglab._core.samples import Sample, SampleContext
 from reglab._core.schedules import Schedule, Strength
 from reglab._core.validation import check_generator, check_int, check_number, check_strength
 from reglab.losses._common import check_logits
+from reglab.losses._inputs import InputRecorder
 from reglab.losses.soft_cross_entropy import soft_cross_entropy
 
 SMART_PAPER = Paper(
@@ -177,22 +176,11 @@ class SMART(GeneratorState, nn.Module):
         self._buffers_of = {n: "teacher_" + n.replace(".", "_") for n in self._names}
         for n, p in model.named_parameters():
             self.register_buffer(self._buffers_of[n], p.detach().clone())
-        self._last_input: torch.Tensor | None = None
-        self._busy = False
-        ref = weakref.ref(self)
-
-        def record(module: nn.Module, args: tuple[Any, ...]) -> None:
-            me = ref()
-            if (me is not None and not me._busy and module.training and args
-                    and isinstance(args[0], torch.Tensor)):
-                me._last_input = args[0].detach()
-
-        self._handle = model.register_forward_pre_hook(record)
+        self._inputs = InputRecorder(model)  # the latest training input, for loss(model(x), y)
 
     def remove(self) -> None:
         """Take the input-recording hook off the model."""
-        self._handle.remove()
-        self._last_input = None
+        self._inputs.remove()
 
     def teacher(self) -> dict[str, torch.Tensor]:
         """θ̃ by parameter name of the model."""
@@ -200,13 +188,10 @@ class SMART(GeneratorState, nn.Module):
 
     def _call(self, x: torch.Tensor, params: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         model = self._model[0]
-        self._busy = True
-        try:
+        with self._inputs.paused():
             if params is None:
                 return model(x)
             return torch.func.functional_call(model, params, (x,), strict=False)
-        finally:
-            self._busy = False
 
     def draw(self, x: torch.Tensor) -> torch.Tensor:
         """ν ~ N(0, σ²I) of x's shape (drawn in float64 on the generator's device)."""
@@ -237,7 +222,7 @@ class SMART(GeneratorState, nn.Module):
         self.strength.advance()
         if lam == 0.0 and self.proximal == 0.0:
             return loss
-        x = inputs if inputs is not None else self._last_input
+        x = inputs if inputs is not None else self._inputs.last
         if x is None:
             raise ValueError("SMART needs the model's inputs: call it after a training-mode "
                              "forward of the model, or pass inputs=x")
