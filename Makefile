@@ -20,8 +20,6 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-bench
 	$(BIN)/pip install --quiet -e ".[bench,test,peers]"
 	touch $@
 
-# The main job: check the papers' claims (reduced budgets, about 5 minutes on 2 cores), then
-# write report/index.html and report/summary.md from the results store (reglab-results/).
 # test-all also runs the Ray backend test, so it installs the ray extra.
 $(VENV)/.installed-all: pyproject.toml $(VENV)/.installed-integrations
 	$(BIN)/pip install --quiet -c constraints/torch.txt -e ".[bench,test,peers,ray]"
@@ -41,6 +39,8 @@ $(VENV)/.installed-integrations: pyproject.toml constraints/torch.txt $(VENV)/.i
 test-integrations: $(VENV)/.installed-integrations
 	$(BIN)/python -m pytest -q tests/integrations tests/test_examples.py
 
+# The main job: check the papers' claims (reduced budgets, about 4 minutes on a quiet 2-core
+# machine), then write report/index.html and report/summary.md from the store (reglab-results/).
 demo: $(VENV)/.installed-bench
 	$(BIN)/reglab reproduce --quick
 	$(BIN)/reglab report
