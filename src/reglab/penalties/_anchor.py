@@ -28,6 +28,42 @@ def l2_anchor(params: list[torch.Tensor], anchors: list[torch.Tensor]) -> torch.
     return elementwise_norms(torch._foreach_sub(params, anchors), l1=0.0, l2=1.0)
 
 
+def per_parameter(
+    what: str,
+    given: Sequence[torch.Tensor] | Mapping[str, torch.Tensor],
+    named: Sequence[tuple[str, torch.Tensor]],
+    nonnegative: bool = False,
+) -> list[torch.Tensor]:
+    """One tensor per selected parameter, from a sequence in the selection's order or a mapping
+    from its names: checked (shape, finite, and ``>= 0`` when ``nonnegative``), detached, copied
+    to the parameter's dtype and device. ``what`` names the argument in the errors."""
+    if isinstance(given, Mapping):
+        missing = [n for n, _ in named if n not in given]
+        if missing:
+            raise ValueError(f"{what} has no tensor for the selected parameters {missing}")
+        tensors = [given[n] for n, _ in named]
+    elif isinstance(given, torch.Tensor) or not isinstance(given, Iterable):
+        raise TypeError(
+            f"{what} must be None, a sequence of tensors or a mapping from parameter names "
+            f"to tensors, got {type(given).__name__}"
+        )
+    else:
+        tensors = list(given)
+        if len(tensors) != len(named):
+            raise ValueError(f"{what} holds {len(tensors)} tensors but params selects {len(named)}")
+    out = []
+    for (name, p), t in zip(named, tensors):
+        if not isinstance(t, torch.Tensor) or t.shape != p.shape:
+            got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+            raise ValueError(f"{what} for {name!r} must be a tensor of shape {tuple(p.shape)}, got {got}")
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{what} for {name!r} has non-finite values (NaN or Inf)")
+        if nonnegative and bool((t < 0).any()):
+            raise ValueError(f"{what} for {name!r} must be >= 0")
+        out.append(t.detach().to(dtype=p.dtype, device=p.device).clone())
+    return out
+
+
 class AnchorPenalty(ParameterPenalty):
     """λ · ½ Σ‖w − w₀‖² with the anchors w₀ held as buffers ``anchor_0``, ``anchor_1``, ..."""
 
@@ -45,29 +81,7 @@ class AnchorPenalty(ParameterPenalty):
         named = self.selection.named
         if anchors is None:
             return [p.detach().clone() for _, p in named]
-        if isinstance(anchors, Mapping):
-            missing = [n for n, _ in named if n not in anchors]
-            if missing:
-                raise ValueError(f"anchors has no tensor for the selected parameters {missing}")
-            given = [anchors[n] for n, _ in named]
-        elif isinstance(anchors, torch.Tensor) or not isinstance(anchors, Iterable):
-            raise TypeError(
-                "anchors must be None, a sequence of tensors or a mapping from parameter names "
-                f"to tensors, got {type(anchors).__name__}"
-            )
-        else:
-            given = list(anchors)
-            if len(given) != len(named):
-                raise ValueError(f"anchors holds {len(given)} tensors but params selects {len(named)}")
-        out = []
-        for (name, p), a in zip(named, given):
-            if not isinstance(a, torch.Tensor) or a.shape != p.shape:
-                got = tuple(a.shape) if isinstance(a, torch.Tensor) else type(a).__name__
-                raise ValueError(f"anchors for {name!r} must be a tensor of shape {tuple(p.shape)}, got {got}")
-            if not bool(torch.isfinite(a).all()):
-                raise ValueError(f"anchors for {name!r} has non-finite values (NaN or Inf)")
-            out.append(a.detach().to(dtype=p.dtype, device=p.device).clone())
-        return out
+        return per_parameter("anchors", anchors, named)
 
     def anchors(self) -> list[torch.Tensor]:
         """The anchor tensors, in the selection's order."""

@@ -74,7 +74,7 @@ from reglab._core.samples import Sample, SampleContext
 from reglab._core.schedules import Schedule
 from reglab._core.selection import Selection
 from reglab._core.validation import check_choice, check_number
-from reglab.penalties._anchor import AnchorPenalty, Anchors
+from reglab.penalties._anchor import AnchorPenalty, Anchors, per_parameter
 
 __all__ = ["LayerWeights", "WeightedAnchor", "squared_gradient_importance", "weighted_anchor"]
 
@@ -208,26 +208,7 @@ class WeightedAnchor(AnchorPenalty):
         named = self.selection.named
         if importance is None:
             return [torch.ones_like(p.detach()) for _, p in named]
-        if isinstance(importance, Mapping):
-            missing = [n for n, _ in named if n not in importance]
-            if missing:
-                raise ValueError(f"importance has no tensor for the selected parameters {missing}")
-            given = [importance[n] for n, _ in named]
-        elif isinstance(importance, torch.Tensor) or not isinstance(importance, Iterable):
-            raise TypeError(f"importance must be None, a sequence or a mapping of tensors, got {type(importance).__name__}")
-        else:
-            given = list(importance)
-            if len(given) != len(named):
-                raise ValueError(f"importance holds {len(given)} tensors but params selects {len(named)}")
-        out = []
-        for (name, p), w in zip(named, given):
-            if not isinstance(w, torch.Tensor) or w.shape != p.shape:
-                got = tuple(w.shape) if isinstance(w, torch.Tensor) else type(w).__name__
-                raise ValueError(f"importance for {name!r} must be a tensor of shape {tuple(p.shape)}, got {got}")
-            if not bool(torch.isfinite(w).all()) or bool((w < 0).any()):
-                raise ValueError(f"importance for {name!r} must be finite and >= 0")
-            out.append(w.detach().to(dtype=p.dtype, device=p.device).clone())
-        return out
+        return per_parameter("importance", importance, named, nonnegative=True)
 
     def importance(self) -> list[torch.Tensor]:
         """Ω, in the selection's order."""
