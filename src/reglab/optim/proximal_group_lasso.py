@@ -54,7 +54,7 @@ Traps:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -63,9 +63,9 @@ from torch import nn
 from reglab._core.registry import Family, Kind, register
 from reglab._core.samples import Sample, SampleContext
 from reglab._core.schedules import Schedule
-from reglab._core.selection import Selection, as_selection, optimizer_selection
+from reglab._core.selection import Selection, as_selection
 from reglab._core.validation import check_choice
-from reglab.optim._wrapper import Action, OptimizerWrapper, as_float, check_hyper
+from reglab.optim.proximal_l1 import ProximalL1
 from reglab.penalties.group_lasso import (
     GROUP_ENVELOPE,
     GroupBy,
@@ -94,10 +94,14 @@ def _sample(ctx: SampleContext) -> Sample:
     paper=GROUP_ENVELOPE,
     sample=_sample,
 )
-class ProximalGroupLasso(OptimizerWrapper):
-    """Block soft-threshold by η·λ·√|g| after each inner step; see ``reglab.card("proximal-group-lasso")``."""
+class ProximalGroupLasso(ProximalL1):
+    """Block soft-threshold by η·λ·√|g| after each inner step; see ``reglab.card("proximal-group-lasso")``.
 
-    forwards_closure = True
+    The step is ProximalL1's with the block soft-thresholding of ``groups`` as the proximal step,
+    over the selected tensors with two or more dimensions (biases have no groups).
+    """
+
+    key = GROUP_KEY
 
     def __init__(
         self,
@@ -106,31 +110,15 @@ class ProximalGroupLasso(OptimizerWrapper):
         groups: GroupBy | str = GroupBy.ROWS,
         params: Selection | nn.Module | Iterable[torch.Tensor] | None = None,
     ) -> None:
-        lam = check_hyper("strength", strength)
         self.groups = check_choice("groups", groups, GroupBy)
-        super().__init__(optimizer, {GROUP_KEY: as_float(lam)})
-        for group in self.param_groups:
-            check_hyper("strength", group[GROUP_KEY])
-        self._only = optimizer_selection(optimizer, params)
+        super().__init__(optimizer, strength, params)
         self._names = {} if params is None else {id(p): n for n, p in as_selection(params).named}
 
     def _targets(self, group: dict[str, Any], with_grad: bool) -> list[torch.Tensor]:
-        return [p for p in group["params"]
-                if p.ndim >= 2 and (p.grad is not None or not with_grad)
-                and (self._only is None or id(p) in self._only)]
+        return [p for p in super()._targets(group, with_grad) if p.ndim >= 2]
 
-    def _step(self, closure: Callable[[], Any] | None, before: tuple[Action, ...]) -> Any:
-        if self._closure_below():  # outer rewrites run inside, before the innermost step
-            loss = self.optimizer.step(closure, before_inner_step=before)
-        else:
-            for action in before:
-                action()
-            loss = self.optimizer.step() if closure is None else self.optimizer.step(torch.enable_grad()(closure))
-        for group in self.param_groups:
-            lam = self._value(group, GROUP_KEY)
-            if lam:
-                block_soft_threshold_(self._targets(group, with_grad=True), float(group["lr"]) * lam, self.groups)
-        return loss
+    def _prox(self, tensors: list[torch.Tensor], threshold: float) -> None:
+        block_soft_threshold_(tensors, threshold, self.groups)
 
     def sparsity(self) -> dict[str, float]:
         """``{name: fraction of exactly zero groups}`` for each tensor this wrapper thresholds."""

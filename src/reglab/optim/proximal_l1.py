@@ -95,6 +95,7 @@ class ProximalL1(OptimizerWrapper):
     """Soft-threshold by η·λ after each inner step; see ``reglab.card("proximal-l1")``."""
 
     forwards_closure = True
+    key = GROUP_KEY  # the param_groups entry that holds the strength
 
     def __init__(
         self,
@@ -103,9 +104,9 @@ class ProximalL1(OptimizerWrapper):
         params: Selection | nn.Module | Iterable[torch.Tensor] | None = None,
     ) -> None:
         lam = check_hyper("strength", strength)
-        super().__init__(optimizer, {GROUP_KEY: as_float(lam)})
+        super().__init__(optimizer, {self.key: as_float(lam)})
         for group in self.param_groups:
-            check_hyper("strength", group[GROUP_KEY])
+            check_hyper("strength", group[self.key])
         self._only = optimizer_selection(optimizer, params)
 
     def _targets(self, group: dict[str, Any], with_grad: bool) -> list[torch.Tensor]:
@@ -120,10 +121,14 @@ class ProximalL1(OptimizerWrapper):
                 action()
             loss = self.optimizer.step() if closure is None else self.optimizer.step(torch.enable_grad()(closure))
         for group in self.param_groups:
-            lam = self._value(group, GROUP_KEY)
+            lam = self._value(group, self.key)
             if lam:
-                soft_threshold_(self._targets(group, with_grad=True), float(group["lr"]) * lam)
+                self._prox(self._targets(group, with_grad=True), float(group["lr"]) * lam)
         return loss
+
+    def _prox(self, tensors: list[torch.Tensor], threshold: float) -> None:
+        """The proximal step of the penalty, in place: soft-thresholding by ``threshold``."""
+        soft_threshold_(tensors, threshold)
 
     @torch.no_grad()
     def sparsity(self) -> float:
