@@ -1,7 +1,9 @@
 """Parameter penalties: foreach fast path vs a per-tensor loop, overhead on a training step, and
 spectral power iteration vs exact ``matrix_norm(ord=2)``.
 
-Goals (issue 3): foreach >= 3x the loop on a 100-tensor model; (step with penalty) / (step without)
+Goals (issue 3): foreach >= 3x the loop on a 100-tensor model (with a floor row: the loop against
+a node that only returns the L1 gradient sign(w) and computes no value, which no exact fused L1
+can beat); (step with penalty) / (step without)
 <= 1.05 for L1 / L2 / elastic net on a small MLP and a small CNN (reported for the others);
 spectral power iteration vs exact on 512x512 and 2048x2048: speed ratio and relative error.
 Run: ``.venv/bin/python -m benchmarks.bench_penalties`` (writes benchmarks/results/penalties.json).
@@ -28,6 +30,20 @@ def _fwd_bwd(value: Callable[[], torch.Tensor], params: list[torch.Tensor]) -> C
     return run
 
 
+class _SignsOnly(torch.autograd.Function):
+    """The floor of any exact fused L1: one node whose backward returns ``sign(w)`` (one
+    ``_foreach_sign``, a fresh tensor per parameter) and whose forward computes no value."""
+
+    @staticmethod
+    def forward(ctx: Any, *params: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(*params)
+        return params[0].new_zeros(())
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(torch._foreach_sign(ctx.saved_tensors))
+
+
 def foreach_vs_loop() -> list[dict[str, Any]]:
     torch.manual_seed(0)
     model = nn.Sequential(*[nn.Linear(64, 64, bias=False) for _ in range(100)])
@@ -47,6 +63,11 @@ def foreach_vs_loop() -> list[dict[str, Any]]:
             rows.append({"benchmark": f"{name} {kind}: per-tensor loop / foreach (100 tensors)",
                          "ratio": r["ratio"], "goal": ">= 3", "quartiles": f"{r['q1']:.2f}-{r['q3']:.2f}",
                          "foreach_us": round(r["ours"] * 1e6, 1), "loop_us": round(r["peer"] * 1e6, 1)})
+    floor = paired_ratios(_fwd_bwd(loops["l1"], params), _fwd_bwd(lambda: _SignsOnly.apply(*params), params),
+                          pairs=40)
+    rows.append({"benchmark": "l1 forward+backward floor: per-tensor loop / a node returning sign(w), no value",
+                 "ratio": floor["ratio"], "goal": "report", "quartiles": f"{floor['q1']:.2f}-{floor['q3']:.2f}",
+                 "floor_us": round(floor["ours"] * 1e6, 1), "loop_us": round(floor["peer"] * 1e6, 1)})
     return rows
 
 

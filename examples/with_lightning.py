@@ -1,4 +1,5 @@
-"""reglab in Lightning: L2 + Mixup + SAM on an MLP for sklearn digits, through a callback.
+"""reglab in Lightning: L2 + Mixup + SAM on an MLP for sklearn digits, through a callback,
+with gradient accumulation and a train loader that checkpoints can resume in mid-epoch.
 
 Run: ``python examples/with_lightning.py`` (needs the ``lightning`` and ``bench`` extras).
 """
@@ -10,14 +11,15 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import reglab as rl
-from reglab.integrations.lightning import ReglabCallback, ReglabModule
+from reglab.integrations.lightning import ReglabCallback, ReglabModule, ResumableLoader
 
 torch.manual_seed(0)
 digits = load_digits()
 x = torch.tensor(digits.data, dtype=torch.float32) / 16.0
 y = torch.tensor(digits.target)
-train = DataLoader(TensorDataset(x[:1200], y[:1200]), batch_size=64, shuffle=True,
-                   generator=torch.Generator().manual_seed(0))
+train = ResumableLoader(DataLoader(  # a checkpoint can resume it in mid-epoch
+    TensorDataset(x[:1200], y[:1200]), batch_size=32, shuffle=True,
+    generator=torch.Generator().manual_seed(0)))
 
 
 class Net(ReglabModule, pl.LightningModule):  # the mixin supplies training_step: loss of self(x)
@@ -38,6 +40,7 @@ callback = ReglabCallback([
     rl.Mixup(alpha=0.2, num_classes=10, generator=torch.Generator().manual_seed(0)),
 ])
 trainer = pl.Trainer(max_epochs=2, callbacks=[callback], accelerator="cpu", devices=1, logger=False,
+                     accumulate_grad_batches=2,  # SAM's second pass re-runs both micro-batches
                      enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
 trainer.fit(model, train)
 

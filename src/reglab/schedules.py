@@ -8,6 +8,7 @@ from reglab._core.schedules import (
     Cosine,
     Linear,
     Piecewise,
+    QuadraticWarmup,
     Schedule,
     Strength,
     constant,
@@ -15,10 +16,11 @@ from reglab._core.schedules import (
     early,
     late,
     linear,
+    quadratic_warmup,
     step,
 )
 
 __all__ = [
-    "Constant", "Cosine", "Linear", "Piecewise", "Schedule", "Strength",
-    "constant", "cosine", "early", "late", "linear", "step",
+    "Constant", "Cosine", "Linear", "Piecewise", "QuadraticWarmup", "Schedule", "Strength",
+    "constant", "cosine", "early", "late", "linear", "quadratic_warmup", "step",
 ]

@@ -1,6 +1,6 @@
 """Batch-statistic activity penalties under DDP: two gloo processes equal one process on the global batch.
 
-Each rank holds half of a batch. VNE, coding rate and FLOPS gather the activations of both ranks
+Each rank holds half of a batch. VNE, coding rate, FLOPS, isotropy and least volume gather the activations of both ranks
 with an all-gather that keeps gradients, so after DDP averages the gradients they must equal the
 gradients of a single process that sees the whole batch. Without the gather (``gather=False``)
 they do not, which the second case checks.
@@ -40,7 +40,9 @@ def batch() -> tuple[torch.Tensor, torch.Tensor]:
 def penalties(model: nn.Module, gather: bool) -> list[nn.Module]:
     return [rl.VNE(model, modules="1", strength=0.7, gather=gather),
             rl.CodingRate(model, modules="2", strength=0.3, gather=gather),
-            rl.FLOPS(model, modules="1", strength=0.5, gather=gather)]
+            rl.FLOPS(model, modules="1", strength=0.5, gather=gather),
+            rl.Isotropy(model, modules="1", strength=0.4, gather=gather),
+            rl.LeastVolume(model, modules="2", strength=0.6, gather=gather)]
 
 
 def grads(model: nn.Module, pens: list[nn.Module], x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:

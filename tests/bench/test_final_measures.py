@@ -134,3 +134,77 @@ def test_vne_recipes_move_the_penultimate_rank_in_opposite_directions() -> None:
         with torch.no_grad():
             ranks[recipe] = float(effective_rank(penultimate(model, x)[1]))
     assert ranks["vne-raise"] > ranks["vne-lower"]
+
+
+def test_train_sharpness_is_the_top_eigenvalue_of_the_dense_training_hessian(monkeypatch) -> None:
+    """The end-of-run sharpness against the dense Hessian of the training cross-entropy over the
+    first SHARPNESS_EXAMPLES training examples (the rest of the training set left out)."""
+    from reglab.bench import final_measures as fm
+
+    monkeypatch.setattr(fm, "SHARPNESS_EXAMPLES", 8)
+    monkeypatch.setattr(fm, "SHARPNESS_ITERATIONS", 400)
+    split = _split(n=12)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3)).double()  # softmax regression: H is PSD
+    with torch.no_grad():
+        model[0].weight.mul_(3.0)
+    x, y = split.x_train[:8], split.y_train[:8]
+
+    def loss_of(flat: torch.Tensor) -> torch.Tensor:
+        w, b = flat[:12].view(3, 4), flat[12:]
+        return torch.nn.functional.cross_entropy(x @ w.T + b, y)
+
+    flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+    top = torch.linalg.eigvalsh(torch.autograd.functional.hessian(loss_of, flat)).max()
+    assert "sharpness" not in final_measures(model, split, split.x_train, split.x_test, seed=0)
+    out = final_measures(model, split, split.x_train, split.x_test, 0, optional=("sharpness",))
+    assert out["sharpness"] == pytest.approx(float(top), rel=1e-6)
+    # a different subset (all 12 examples) has a different Hessian: the subset is what is measured
+    monkeypatch.setattr(fm, "SHARPNESS_EXAMPLES", 12)
+    assert fm.train_sharpness(model, split.x_train, split.y_train, 0) != pytest.approx(
+        float(top), rel=1e-3
+    )
+
+
+def test_train_sharpness_is_nan_when_a_parameter_is_unused() -> None:
+    from reglab.bench.final_measures import train_sharpness
+
+    split = _split()
+    model = nn.Sequential(nn.Linear(4, 3)).double()
+    model.unused = nn.Linear(2, 2).double()  # autograd.grad refuses its gradient
+    assert math.isnan(train_sharpness(model, split.x_train, split.y_train, 0))
+
+
+def test_a_claim_that_checks_an_optional_measure_asks_its_runs_for_it() -> None:
+    from reglab.bench.claims import parse_claim
+
+    def claim(measure: str) -> dict:
+        return {
+            "id": "c",
+            "paper": "P",
+            "statement": "S",
+            "task": "digits",
+            "budget": {"steps": 3},
+            "arms": {"a": "none", "b": "l2"},
+            "checks": [{"measure": measure, "difference": ["b", "a"], "below": 0.0}],
+            "quick": {"seeds": 2},
+        }
+
+    costly = parse_claim(claim("sharpness"), "test").configs(quick=True)
+    plain = parse_claim(claim("test_acc"), "test").configs(quick=True)
+    assert all(c.measures == ["sharpness"] for cs in costly.values() for c in cs)
+    assert all(c.measures == [] for cs in plain.values() for c in cs)
+    # the measure changes the run's key; a run without one keeps the key it had before
+    assert costly["a"][0].key != plain["a"][0].key
+    assert "measures" not in plain["a"][0]._keyed()
+
+
+def test_budget_measures_are_checked() -> None:
+    from reglab.bench.runs import Settings, resolve
+
+    config = resolve("digits", "none", 0, [Settings(budget={"measures": ["sharpness"]})])
+    assert config.measures == ["sharpness"]
+    with pytest.raises(ValueError, match="did you mean 'sharpness'"):
+        resolve("digits", "none", 0, [Settings(budget={"measures": ["sharpnes"]})])
+    with pytest.raises(ValueError, match="list of names"):
+        resolve("digits", "none", 0, [Settings(budget={"measures": "sharpness"})])

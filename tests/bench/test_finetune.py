@@ -1,11 +1,10 @@
-"""finetune-digits, the pretrained-weights cache, the fine-tune phase, over-seeds checks."""
+"""finetune-digits: few-shot, shifted and validation sets, the fine-tune phase, over-seeds checks."""
 
 import statistics
 
 import pytest
 import torch
 
-from reglab.bench import pretrained
 from reglab.bench.claims import evaluate, parse_claim
 from reglab.bench.runs import Settings, Status, resolve
 from reglab.bench.store import Store
@@ -109,15 +108,6 @@ def test_a_finetune_run_reports_the_shifted_accuracy(tmp_path):
     assert 0.0 <= result.metrics["shift_acc"] <= 1.0 and 0.0 <= result.metrics["test_acc"] <= 1.0
 
 
-def test_load_start_refuses_weights_of_another_model():
-    from reglab.bench.models import ModelSpec, build_model
-
-    model = build_model(ModelSpec(width=8, depth=1), (4,), 3)
-    other = build_model(ModelSpec(width=8, depth=2), (4,), 3).state_dict()
-    with pytest.raises(ValueError, match="lacks"):
-        pretrained.load_start(model, other)
-
-
 SPREAD = {
     "id": "spread",
     "paper": "P",
@@ -164,3 +154,17 @@ def test_over_seeds_is_checked_when_parsed():
                                    "ratio": ["mixout", "plain"], "below": 1}]}
     with pytest.raises(ValueError, match="one arm or a difference"):
         parse_claim(ratio, "x")
+
+
+def test_validation_images_are_held_out_of_the_test_set_per_class():
+    task = get_task("finetune-digits")
+    plain = task.load(task.options({"shots": 3}), seed=0, cache_dir=None)
+    assert plain.x_val is None and plain.y_val is None
+    split = task.load(task.options({"shots": 3, "val_per_class": 4}), seed=0, cache_dir=None)
+    assert torch.bincount(split.y_val, minlength=5).tolist() == [4] * 5
+    assert torch.equal(split.x_train, plain.x_train)  # the same shots
+    assert len(split.y_test) == len(plain.y_test) - 20 and len(split.y_shift) == len(split.y_test)
+    flat = lambda x: {tuple(r.tolist()) for r in x.flatten(1)}  # noqa: E731
+    assert flat(split.x_val) <= flat(plain.x_test) and not flat(split.x_val) & flat(split.x_test)
+    with pytest.raises(ValueError, match="val_per_class"):
+        task.options({"val_per_class": -1})

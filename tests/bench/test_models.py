@@ -52,7 +52,7 @@ def test_bias_dtype_and_bad_specs():
     with pytest.raises(ValueError, match="model.dropout must be in \\[0, 1\\)"):
         ModelSpec(dropout=1.0)
     with pytest.raises(
-        ValueError, match="model.arch must be one of cnn, mlp, transformer; got 'cnm'"
+        ValueError, match="model.arch must be one of cnn, lstm, mlp, transformer; got 'cnm'"
     ):
         ModelSpec(arch="cnm")
     with pytest.raises(ValueError, match="'cnn' needs real-valued inputs"):

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from bench_helpers import tiny
+from bench_helpers import STOPPING_CLI, tiny
 
 from reglab.bench.backends import LocalBackend
 from reglab.bench.recipes import parse_recipe
@@ -67,25 +67,6 @@ def count(path):
         return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
     finally:
         db.close()
-
-
-# The CLI, with one change: after its ``stop_at``-th stored run the process sends itself
-# ``sig``, so the stop point does not depend on machine speed. SIGINT is reset to Python's
-# handler first: a test started as a background job inherits SIGINT ignored, and the CLI
-# (rightly) keeps an ignored SIGINT ignored.
-STOPPING_CLI = """
-import os, signal, sys
-signal.signal(signal.SIGINT, signal.default_int_handler)
-from reglab.bench.store import Store
-write, stop_at, sig = Store.write, int(sys.argv[1]), int(sys.argv[2])
-def write_then_stop(self, config, result):
-    write(self, config, result)
-    if self.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == stop_at:
-        os.kill(os.getpid(), sig)
-Store.write = write_then_stop
-from reglab._cli.main import main
-sys.exit(main(sys.argv[3:]))
-"""
 
 
 def start_then_stop(results, sig, stop_at=2, workers=1):

@@ -2,7 +2,10 @@
 
 Every trainer is checked against ``reglab.Recipe`` in a plain loop: same model, data, seed and
 methods, float64, 20 optimizer steps. With gradient accumulation k the trainer sees micro-batches
-of size B/k in order and the plain loop one batch of size B (their mean losses are equal).
+of size B/k in order and the plain loop one batch of size B (their mean losses are equal). When a
+random transform meets accumulation (Mixup draws per micro-batch), the reference is written out
+by hand instead (``plain_window``): each micro-batch transformed in order, then one optimizer step
+(SAM's or AMP's, through its closure) on the mean loss over the window plus the penalties.
 """
 
 from __future__ import annotations
@@ -35,7 +38,10 @@ def methods(case: str, model: nn.Module, seed: int = 0) -> list[object]:
     if case == "l2-mixup-sam":
         return [rl.L2(model, strength=1e-2),
                 rl.Mixup(alpha=0.4, num_classes=K, generator=torch.Generator().manual_seed(1 + seed))]
-    if case == "l2-gradnorm":
+    if case == "l2-mixup-amp":
+        return [rl.L2(model, strength=1e-2),
+                rl.Mixup(alpha=0.4, num_classes=K, generator=torch.Generator().manual_seed(3 + seed))]
+    if case in ("l2-gradnorm", "l2-sam"):
         return [rl.L2(model, strength=1e-2)]
     if case == "elr-l2-shrink":
         return [rl.ELR(num_examples=N, num_classes=K, strength=3.0), rl.L2(model, strength=1e-2),
@@ -47,12 +53,24 @@ def optimizer(case: str, model: nn.Module) -> torch.optim.Optimizer:
     inner = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     if case == "l2-gradnorm":  # double backprop: the trainer's backward must keep the graph
         return rl.GradientNormPenalty(inner, strength=0.1, method="double-backprop")
-    return rl.SAM(inner, rho=0.05) if case == "l2-mixup-sam" else inner
+    if case == "l2-mixup-amp":  # two ascent steps: the closure runs three times a step
+        return rl.AMP(inner, epsilon=0.1, inner_steps=2, inner_lr=0.5)
+    return rl.SAM(inner, rho=0.05) if case in ("l2-mixup-sam", "l2-sam") else inner
 
 
 CASES = ["l2-mixup-sam", "elr-l2-shrink"]
 #: (case, gradient accumulation) pairs of the parity tests
-PARITY = [("l2-mixup-sam", 1), ("elr-l2-shrink", 1), ("elr-l2-shrink", 4), ("l2-gradnorm", 1)]
+PARITY = [("l2-mixup-sam", 1), ("elr-l2-shrink", 1), ("elr-l2-shrink", 4), ("l2-gradnorm", 1),
+          ("l2-mixup-sam", 4), ("l2-mixup-amp", 4), ("l2-gradnorm", 4)]
+#: cases whose batches are transformed at random: with accumulation, ``plain_window`` is the reference
+RANDOM_TRANSFORM = {"l2-mixup-sam", "l2-mixup-amp"}
+
+
+def reference(case: str, accumulate: int) -> nn.Module:
+    """The plain loop a trainer with gradient accumulation ``accumulate`` must equal."""
+    if accumulate > 1 and case in RANDOM_TRANSFORM:
+        return plain_window(case, accumulate)
+    return plain(case)
 
 
 def plain(case: str, steps: int = STEPS) -> nn.Module:
@@ -63,6 +81,41 @@ def plain(case: str, steps: int = STEPS) -> nn.Module:
     for step in range(steps):
         lo = (step * BATCH) % N
         recipe.step(model, x[lo:lo + BATCH], y[lo:lo + BATCH], index=index[lo:lo + BATCH])
+    return model
+
+
+def plain_window(case: str, accumulate: int, steps: int = STEPS) -> nn.Module:
+    """The reference under accumulation, by hand: the ``accumulate`` micro-batches of a step are
+    transformed in order (one transform call each, as a trainer makes them), then one optimizer
+    step whose closure back-propagates the mean of their losses plus the penalties. SAM and AMP
+    evaluate that closure at the perturbed weights on the same transformed micro-batches."""
+    model = net()
+    recipe = rl.Recipe([*methods(case, model), optimizer(case, model)])
+    x, y, index = data()
+    micro = BATCH // accumulate
+    for step in range(steps):
+        window = []
+        for j in range(accumulate):
+            lo = (step * BATCH + j * micro) % N
+            xb, yb = x[lo:lo + micro], y[lo:lo + micro]
+            for transform in recipe.transforms:
+                xb, yb = transform(xb, yb)
+            window.append((xb, yb, index[lo:lo + micro]))
+
+        def closure(window: list = window) -> torch.Tensor:
+            recipe.optimizer.zero_grad()
+            losses = [recipe.loss(model(xb), yb, *([ib] if recipe.needs_index else [])) for xb, yb, ib in window]
+            loss = sum(losses) / accumulate
+            for penalty in recipe.penalties:
+                loss = loss + penalty()
+            loss.backward(create_graph=recipe.create_graph)
+            return loss
+
+        if recipe.needs_closure:
+            recipe.optimizer.step(closure)
+        else:
+            closure()
+            recipe.optimizer.step()
     return model
 
 

@@ -46,7 +46,12 @@ def fit(case, accumulate=1, **kwargs):
 @pytest.mark.parametrize("case, accumulate", cases.PARITY)
 def test_lightning_equals_the_plain_recipe_loop(case, accumulate):
     model, _ = fit(case, accumulate)
-    cases.assert_same_parameters(model.net, cases.plain(case))
+    cases.assert_same_parameters(model.net, cases.reference(case, accumulate))
+
+
+def test_the_window_reference_of_one_micro_batch_is_the_recipe_loop():
+    """``plain_window`` (the hand-written reference under accumulation) is Recipe.step for k = 1."""
+    cases.assert_same_parameters(cases.plain_window("l2-mixup-sam", 1), cases.plain("l2-mixup-sam"))
 
 
 def test_the_plain_loop_differs_without_the_methods():
@@ -57,9 +62,42 @@ def test_the_plain_loop_differs_without_the_methods():
         cases.assert_same_parameters(model, bare)
 
 
-def test_closure_wrapper_with_accumulation_is_refused():
-    with pytest.raises(ValueError, match="accumulate_grad_batches=4"):
-        fit("l2-mixup-sam", accumulate=4)
+class PlainSAM(pl.LightningModule):
+    """A module without the mixin: its own training_step, SAM as the optimizer."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = cases.net()
+
+    def training_step(self, batch, batch_idx):
+        x, y, _ = batch
+        return torch.nn.functional.cross_entropy(self.net(x), y)
+
+    def configure_optimizers(self):
+        return cases.optimizer("l2-sam", self)
+
+
+def test_closure_wrapper_with_accumulation_needs_the_mixin():
+    model = PlainSAM()
+    with pytest.raises(ValueError, match="accumulate_grad_batches=4 every pass must re-run"):
+        trainer(ReglabCallback([rl.L2(model, strength=0.1)]), accumulate=4).fit(model, loader(2))
+
+
+def test_closure_wrapper_without_the_mixin_and_without_accumulation_equals_the_loop():
+    """accumulate_grad_batches=1: Lightning's own closure is the whole window, no mixin needed."""
+    model = PlainSAM()
+    trainer(ReglabCallback([rl.L2(model, strength=1e-2)])).fit(model, loader(cases.BATCH))
+    cases.assert_same_parameters(model.net, cases.plain("l2-sam"))
+
+
+def test_optimizer_step_overridden_without_super_is_refused():
+    class Own(Net):
+        def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None):
+            optimizer.step(closure=optimizer_closure)
+
+    model = Own("l2-mixup-sam")
+    with pytest.raises(RuntimeError, match="does not call super"):
+        trainer(ReglabCallback(cases.methods("l2-mixup-sam", model)), accumulate=4).fit(model, loader(2))
 
 
 def test_closure_wrapper_with_lightning_clipping_is_refused():
@@ -132,6 +170,30 @@ def test_resume_from_a_checkpoint_is_bit_exact(case, tmp_path):
     trainer(callback).fit(resumed, loader(cases.BATCH), ckpt_path=tmp_path / "step=10.ckpt")
     cases.assert_same_parameters(resumed.net, through.net, atol=0)
     cases.assert_same_parameters(resumed.net, cases.plain(case))
+
+
+@pytest.mark.parametrize("case, accumulate", [("l2-mixup-sam", 4), ("elr-l2-shrink", 1)])
+def test_resume_in_mid_epoch_is_bit_exact(case, accumulate, tmp_path):
+    """Stop at step 7 (in the second epoch of 5 steps), resume: bit for bit the run that did not
+    stop. The shuffled train loader is a ResumableLoader (Lightning saves and restores its
+    state); the methods and the loader of the resumed run are seeded otherwise, so their state
+    (Mixup's draws, SAM's window, ELR's targets, the shrink's generator) comes from the checkpoint."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from reglab.integrations.resumable import ResumableLoader
+
+    def shuffled(seed):
+        return ResumableLoader(DataLoader(TensorDataset(*cases.data()), batch_size=cases.BATCH // accumulate,
+                                          shuffle=True, generator=torch.Generator().manual_seed(seed)))
+
+    through = Net(case)
+    saver = ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=7, save_top_k=-1, filename="{step}")
+    trainer(ReglabCallback(cases.methods(case, through)), accumulate=accumulate,
+            checkpoint=saver).fit(through, shuffled(0))
+    resumed = Net(case)
+    trainer(ReglabCallback(cases.methods(case, resumed, seed=100)), accumulate=accumulate).fit(
+        resumed, shuffled(100), ckpt_path=tmp_path / "step=7.ckpt")
+    cases.assert_same_parameters(resumed.net, through.net, atol=0)
 
 
 def test_checkpoint_from_other_methods_is_refused():

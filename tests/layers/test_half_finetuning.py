@@ -65,3 +65,34 @@ def test_refuses_bad_blocks_naming_the_argument() -> None:
         rl.apply_half_finetuning(_blocks(1), blocks=["9"])
     with pytest.raises(ValueError, match="at least 2"):
         rl.apply_half_finetuning(nn.Linear(2, 2))
+
+
+def test_keep_head_leaves_the_last_linear_out_of_the_draw() -> None:
+    for seed in range(20):
+        net = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2), nn.Linear(2, 2))
+        frozen = rl.apply_half_finetuning(net, keep_head=True, generator=torch.Generator().manual_seed(seed))
+        assert not any(n.startswith("2.") for n in frozen) and len(frozen) == 2  # 1 of the 2 others
+        assert net[2].weight.requires_grad
+    with pytest.raises(ValueError, match="keep_head"):
+        rl.apply_half_finetuning(nn.Sequential(nn.Conv1d(1, 1, 1), nn.Conv1d(1, 1, 1)), keep_head=True)
+
+
+def test_a_recipe_file_applies_it_after_loading_the_pretrained_weights(tmp_path) -> None:
+    from reglab.bench.runs import Settings, Status, resolve
+    from reglab.bench.run_weights import load_weights
+    from reglab.bench.train import execute, prepare
+
+    fast = Settings(data={"pretrain_steps": 5, "pretrain_batch_size": 32},
+                    model={"arch": "mlp", "width": 16, "depth": 2}, budget={"steps": 3, "eval_every": 3})
+    config = resolve("finetune-digits", "half-finetuning", 0, [fast])
+    _, _, _, model, _ = prepare(config, tmp_path)
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    head = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
+    assert len(frozen) == 2 and not any(n.startswith(head + ".") for n in frozen)  # 1 of 2 hidden layers
+    _, _, _, again, _ = prepare(config, tmp_path)  # the draw is the run's own seeded stream
+    assert frozen == {n for n, p in again.named_parameters() if not p.requires_grad}
+    start = {n: p.detach().clone() for n, p in model.named_parameters()}
+    assert execute(config, tmp_path).status is Status.DONE
+    final = load_weights(tmp_path, config.key)
+    for n in start:  # frozen weights keep their pretrained values; the rest are trained
+        assert torch.equal(final[n], start[n]) == (n in frozen), n

@@ -142,6 +142,15 @@ def test_surgery_wraps_each_lstm_once_shares_parameters_and_trains():
     assert isinstance(rl.apply_rnn_dropout(nn.LSTM(2, 3)), rl.RNNDropout)
 
 
+def test_surgery_on_a_model_in_eval_mode_leaves_it_in_eval_mode():
+    model = nn.Sequential(nn.LSTM(4, 8, num_layers=2)).eval()
+    rl.apply_rnn_dropout(model, p=0.5)
+    assert not model[0].training and not any(m.training for m in model.modules())
+    assert not rl.apply_rnn_dropout(nn.LSTM(2, 3).eval()).training
+    x = torch.randn(5, 2, 4)
+    assert torch.equal(model(x)[0], model(x)[0])  # no dropout in eval mode
+
+
 def test_bad_arguments_raise():
     with pytest.raises(TypeError, match="lstm must be an nn.LSTM"):
         rl.RNNDropout(nn.GRU(2, 3))

@@ -109,3 +109,13 @@ def test_soup_with_recalibration_returns_statistics_of_the_averaged_weights() ->
     assert not torch.allclose(soup["1.running_mean"], plain["1.running_mean"])
     with pytest.raises(ValueError, match="batches"):
         rl.uniform_soup(dicts, model=model)
+
+
+def test_a_recipe_cannot_add_a_weights_function_without_apply():
+    import pytest
+
+    from reglab.bench.recipes import parse_recipe
+
+    with pytest.raises(ValueError, match="weights 'model-soup' has no apply function"):
+        parse_recipe({"methods": ["model-soup"]}, "r")
+    parse_recipe({"methods": [{"half-finetuning": {"keep_head": True}}]}, "r")  # it has one

@@ -104,3 +104,35 @@ def test_refuses_bad_importance_naming_it() -> None:
         rl.WeightedAnchor(net, importance={"0.weight": -torch.ones(4, 3), "2.weight": torch.ones(2, 4)})
     with pytest.raises(ValueError, match="importance has no tensor"):
         rl.WeightedAnchor(net, importance={"0.weight": torch.ones(4, 3)})
+
+
+def test_importance_softmax_value_and_gradient_match_a_python_loop() -> None:
+    """α_l = exp(‖Ω_l‖₂)/Σ_j exp(‖Ω_j‖₂); R = λ Σ_l α_l Σ_i Ω_i(θ_i − θ⁰_i)², ∂R/∂θ_i = 2λ α_l Ω_i (θ_i − θ⁰_i)."""
+    import math
+
+    net = _net()
+    pretrained = {k: v.clone() for k, v in net.state_dict().items()}
+    g = torch.Generator().manual_seed(4)
+    omega = {k: 2 * torch.rand(v.shape, generator=g, dtype=v.dtype) for k, v in pretrained.items()}
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn(p.shape, generator=g, dtype=p.dtype))
+    norms: dict[str, float] = {}
+    for name, o in omega.items():
+        layer = name.rpartition(".")[0]
+        norms[layer] = norms.get(layer, 0.0) + sum(float(v) ** 2 for v in o.flatten())
+    denom = sum(math.exp(math.sqrt(v)) for v in norms.values())
+    alpha = {layer: math.exp(math.sqrt(v)) / denom for layer, v in norms.items()}
+    pen = rl.WeightedAnchor(rl.select(net, "all"), strength=0.7, importance=omega, anchors=pretrained,
+                            layer_weights="importance-softmax")
+    out = pen()
+    expected = 0.7 * _loop(net, pretrained, omega, lambda layer, r, total: alpha[layer])
+    torch.testing.assert_close(out, expected, rtol=1e-12, atol=0)
+    out.backward()
+    for name, p in net.named_parameters():
+        a = alpha[name.rpartition(".")[0]]
+        torch.testing.assert_close(p.grad, 2 * 0.7 * a * omega[name] * (p.detach() - pretrained[name]),
+                                   rtol=1e-12, atol=1e-15)
+    torch.testing.assert_close(
+        rl.penalties.weighted_anchor.importance_softmax(pen.importance(), pen.layer_of),
+        torch.tensor([alpha["0"], alpha["2"]], dtype=torch.float64), rtol=1e-12, atol=0)

@@ -1,4 +1,4 @@
-"""HOAG on problems whose validation curve is known in closed form; the digits claim (slow)."""
+"""HOAG on problems whose validation curve is known in closed form."""
 
 import math
 
@@ -59,15 +59,3 @@ def test_bad_settings_raise_naming_the_argument(bad, name):
         rl.HOAG(**bad)
     with pytest.raises(TypeError, match="problem"):
         rl.HOAG()(None)
-
-
-@pytest.mark.slow
-@pytest.mark.peers
-def test_hoag_lands_near_the_grid_on_digits_with_fewer_fits():
-    pytest.importorskip("sklearn", reason="scikit-learn is not installed (the 'peers' extra)")
-    from reglab.tune.hoag_vs_grid import hoag_vs_grid
-
-    r = hoag_vs_grid(max_iter=12)
-    assert r["decades_apart"] <= 0.5
-    assert r["loss_gap"] <= 0.01
-    assert r["fits_hoag"] < r["fits_grid"]

@@ -59,7 +59,7 @@ CONTEXT_NAMES = (
     "generator",
 )
 _OPTIONAL = ("generator",)  # filled when the set-up has one; otherwise the method's default
-SCHEDULES = ("constant", "linear", "cosine", "step", "early", "late")
+SCHEDULES = ("constant", "linear", "cosine", "step", "early", "late", "quadratic_warmup")
 _STEP_ARGS = ("steps", "until", "after", "boundaries")
 
 
@@ -79,8 +79,9 @@ class SetUp:
 
 
 def is_surgery(entry: MethodEntry) -> bool:
-    """A layer with an ``apply`` function: applied to the model, not a part of the step."""
-    return entry.kind is Kind.LAYER and entry.apply is not None
+    """A layer (or a weights function such as half-finetuning) with an ``apply`` function:
+    applied to the model, not a part of the step."""
+    return entry.kind in (Kind.LAYER, Kind.WEIGHTS) and entry.apply is not None
 
 
 def _target(entry: MethodEntry) -> Callable[..., Any]:

@@ -150,6 +150,35 @@ def late(value: float, after: int) -> Schedule:
     return Piecewise((0.0, value), (after,))
 
 
+@dataclass(frozen=True)
+class QuadraticWarmup(Schedule):
+    """``value · min(t / steps, 1)²``: λ rising quadratically from 0, then constant (``steps=0``:
+    constant). The warm-up of the FLOPS regularizer (Paria et al. 2020)."""
+
+    value: float
+    steps: int
+
+    def __post_init__(self) -> None:
+        _check_value("value", self.value)
+        _check_steps("steps", self.steps)
+
+    def __call__(self, t: int) -> float:
+        frac = 1.0 if self.steps == 0 else min(max(t, 0), self.steps) / self.steps
+        return float(self.value) * frac * frac
+
+    def bounds(self) -> tuple[float, float]:
+        ends = (0.0 if self.steps else float(self.value), float(self.value))
+        return (min(ends), max(ends))
+
+
+def quadratic_warmup(value: float, steps: int) -> Schedule:
+    """λ rising as ``value · (t / steps)²`` over ``steps`` steps, then ``value`` (FLOPS' warm-up).
+
+    In a recipe: ``strength: {schedule: quadratic_warmup, value: 0.01, steps: "20%"}``.
+    """
+    return QuadraticWarmup(value, steps)
+
+
 class Strength(nn.Module):
     """A float or schedule together with its step counter, kept in ``state_dict()``.
 
@@ -174,7 +203,7 @@ class Strength(nn.Module):
         return self.schedule(int(self.step))
 
     def advance(self) -> None:
-        self.step += 1
+        self.step.add_(1)  # in place, without `+=`'s module attribute write (a few µs a step)
 
     @property
     def always_zero(self) -> bool:

@@ -7,7 +7,9 @@ Equation (Paria et al., equation 4 as we read it)::
 It relaxes the expected cost Σ_j p_j² of a sparse retrieval, p_j the probability that feature j
 is non-zero. Unlike an L1 penalty it is smallest when the non-zeros are spread evenly over the
 features. The paper raises λ quadratically from 0 to its final value over the first T steps and
-keeps it there: pass ``strength=quadratic_warmup(λ, steps=T)``.
+keeps it there: pass ``strength=quadratic_warmup(λ, steps=T)`` (``reglab.schedules``), or in a
+recipe file ``strength: {schedule: quadratic_warmup, value: λ, steps: T}`` (T may be "20%" of
+the run's steps).
 
 Arguments:
     model: the ``nn.Module`` to hook.
@@ -45,46 +47,21 @@ Traps:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from reglab._core.registry import Family, Kind, register
-from reglab._core.schedules import Schedule
-from reglab._core.validation import check_int, check_number
+from reglab._core.schedules import QuadraticWarmup, Schedule, quadratic_warmup
 from reglab.activity._base import ActivityPenalty, Site
 from reglab.activity.activation_l1 import FLOPS_PAPER, activity_sample
+
+__all__ = ["FLOPS", "QuadraticWarmup", "flops", "quadratic_warmup"]
 
 
 def flops(z: torch.Tensor) -> torch.Tensor:
     """Σ_j (mean_i |z_ij|)² of a matrix ``z`` (N, features)."""
     return z.abs().mean(0).square().sum()
-
-
-@dataclass(frozen=True)
-class QuadraticWarmup(Schedule):
-    """``value · min(t / steps, 1)²``: the FLOPS paper's warm-up of λ (``steps=0``: constant)."""
-
-    value: float
-    steps: int
-
-    def __post_init__(self) -> None:
-        check_number("value", self.value)
-        check_int("steps", self.steps, low=0)
-
-    def __call__(self, t: int) -> float:
-        frac = 1.0 if self.steps == 0 else min(max(t, 0), self.steps) / self.steps
-        return float(self.value) * frac * frac
-
-    def bounds(self) -> tuple[float, float]:
-        ends = (0.0 if self.steps else float(self.value), float(self.value))
-        return (min(ends), max(ends))
-
-
-def quadratic_warmup(value: float, steps: int) -> Schedule:
-    """λ rising as ``value · (t / steps)²`` over ``steps`` steps, then ``value`` (Paria et al.)."""
-    return QuadraticWarmup(value, steps)
 
 
 @register(

@@ -44,6 +44,8 @@ class Split:
     vocab: int | None = None  # integer inputs: the number of token ids
     x_shift: torch.Tensor | None = None  # a shifted test set (fine-tuning tasks), clean labels
     y_shift: torch.Tensor | None = None
+    x_val: torch.Tensor | None = None  # a held-out validation set (fine-tuning tasks: soups)
+    y_val: torch.Tensor | None = None
 
     @property
     def corrupted(self) -> torch.Tensor:
@@ -133,11 +135,18 @@ def mnist1d(
     return Split(x, y, x_test, y_test, y, num_classes=10)
 
 
-def _generate_mnist1d(num_samples: int, train_split: float, seed: int) -> dict[str, np.ndarray]:
+def _generate_mnist1d(
+    num_samples: int, train_split: float, seed: int, **settings: float
+) -> dict[str, np.ndarray]:
+    """The generator's arrays; ``settings`` override its other arguments (e.g. shear_scale)."""
     from mnist1d.data import get_dataset_args, make_dataset
 
     args = get_dataset_args()
     args.num_samples, args.train_split, args.seed = num_samples, train_split, seed
+    for name, value in settings.items():
+        if not hasattr(args, name):
+            raise ValueError(f"the mnist1d generator has no argument {name!r}")
+        setattr(args, name, value)
     np_state, py_state = np.random.get_state(), random.getstate()
     try:  # the generator seeds NumPy's and Python's global generators: put them back
         data = make_dataset(args)

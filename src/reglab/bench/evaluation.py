@@ -17,7 +17,7 @@ step_ms            mean wall time of a training step in milliseconds (a column, 
 =================  ==========================================================================
 
 Measured once at the end of a run (final values, no curve; ``reglab.bench.final_measures``):
-feature_rank, zero_activations, jacobian_norm, noisy_test_acc, zero_rows, zero_weights.
+feature_rank, zero_activations, jacobian_norm, noisy_test_acc, zero_rows, zero_weights, sharpness.
 
 Claims may also ask for ``max(m)``, ``min(m)`` or ``steps_to(m >= v)`` of a curve
 (see ``reglab.bench.measures``).

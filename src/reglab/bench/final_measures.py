@@ -13,6 +13,11 @@ noisy_test_acc         test accuracy with additive Gaussian noise of standard de
 zero_rows              fraction of exactly-zero rows (output units: neurons, filters) over the
                        weights of every ``nn.Linear`` and conv layer except the head
 zero_weights           fraction of exactly-zero entries of those same weights
+sharpness              (optional) top eigenvalue of the Hessian of the training loss (cross-entropy on the
+                       labels as trained on) over the first ``SHARPNESS_EXAMPLES`` training
+                       examples, by ``SHARPNESS_ITERATIONS`` power iterations on Hessian-vector
+                       products (``reglab.sharpness``; start drawn from the run's ``sharpness``
+                       stream); the largest-magnitude eigenvalue, so negative away from a minimum
 =====================  =======================================================================
 
 Cost, once per run (digits, 797 test images, one thread, machine loaded about 5×, with the
@@ -32,17 +37,34 @@ they are always computed.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from enum import StrEnum
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from reglab.bench import streams
 from reglab.bench.datasets import Split
 from reglab.metrics.effective_rank import effective_rank
+from reglab.metrics.sharpness import sharpness
 
 NOISE = 0.5  # noise standard deviation, in units of the training inputs' standard deviation
 NOISE_STREAM = "eval-noise"
 JACOBIAN_EXAMPLES = 256  # bounds the Jacobian's cost and memory on large test sets
+SHARPNESS_EXAMPLES = 256  # a fixed training subset: the first examples of the run's split
+SHARPNESS_ITERATIONS = 20
+SHARPNESS_STREAM = "sharpness"
+
+
+class OptionalMeasure(StrEnum):
+    """Costly measures, computed only for runs whose ``budget.measures`` names them (a claim that
+    checks one adds it to its runs' budget)."""
+
+    SHARPNESS = "sharpness"
+
+
+OPTIONAL_MEASURES = tuple(m.value for m in OptionalMeasure)
 FINAL_METRICS = (
     "feature_rank",
     "zero_activations",
@@ -50,6 +72,7 @@ FINAL_METRICS = (
     "noisy_test_acc",
     "zero_rows",
     "zero_weights",
+    "sharpness",
 )
 
 
@@ -102,10 +125,31 @@ def jacobian_norm(model: nn.Module, x: torch.Tensor) -> float:
     return squares.sqrt().mean().item()
 
 
+def train_sharpness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, seed: int) -> float:
+    """Top Hessian eigenvalue of the cross-entropy on the first ``SHARPNESS_EXAMPLES`` of (x, y),
+    in the model's current mode; NaN if the loss is not finite or has no second derivative
+    through the model (a parameter the loss does not use: autograd refuses the gradient)."""
+    n = SHARPNESS_EXAMPLES
+    gen = streams.generator(seed, SHARPNESS_STREAM)
+    try:
+        value = sharpness(
+            model, F.cross_entropy, (x[:n], y[:n]), iterations=SHARPNESS_ITERATIONS, generator=gen
+        ).item()
+    except RuntimeError:  # a diagnostic never fails the run it measures
+        return math.nan
+    return value if math.isfinite(value) else math.nan
+
+
 def final_measures(
-    model: nn.Module, split: Split, x_train: torch.Tensor, x_test: torch.Tensor, seed: int
+    model: nn.Module,
+    split: Split,
+    x_train: torch.Tensor,
+    x_test: torch.Tensor,
+    seed: int,
+    optional: Sequence[str] = (),
 ) -> dict[str, float]:
-    """The measures of the table above, in eval mode (the model's mode is restored)."""
+    """The measures of the table above, in eval mode (the model's mode is restored); those of
+    ``OPTIONAL_MEASURES`` only when ``optional`` names them (a run's ``budget.measures``)."""
     was_training = model.training
     model.eval()
     try:
@@ -129,6 +173,8 @@ def final_measures(
             out["noisy_test_acc"] = (noisy.argmax(1) == split.y_test).double().mean().item()
         else:
             out["jacobian_norm"] = out["noisy_test_acc"] = math.nan
+        if "sharpness" in optional:
+            out["sharpness"] = train_sharpness(model, x_train, split.y_train, seed)
     finally:
         model.train(was_training)
     return out

@@ -34,11 +34,12 @@ from reglab._core.validation import did_you_mean
 from reglab.bench.evaluation import CURVE_METRICS, METRICS, NOISE_METRICS, SHIFT_METRICS
 from reglab.bench.store import RunRow
 from reglab.bench.tasks.bit_flipping import BIT_METRICS
+from reglab.bench.tasks.diffusion_2d import DIFFUSION_METRICS
 from reglab.bench.tasks.permuted import SEQUENCE_CURVES, SEQUENCE_METRICS
 
 # Every metric a check can name: final values, and the curves recorded during a run.
-_FINAL = tuple(dict.fromkeys((*METRICS, *SEQUENCE_METRICS, *BIT_METRICS)))
-_CURVES = (*CURVE_METRICS, *NOISE_METRICS, *SHIFT_METRICS, *SEQUENCE_CURVES, "window_error")
+_FINAL = tuple(dict.fromkeys((*METRICS, *SEQUENCE_METRICS, *BIT_METRICS, *DIFFUSION_METRICS)))
+_CURVES = (*CURVE_METRICS, *NOISE_METRICS, *SHIFT_METRICS, *SEQUENCE_CURVES, "window_error", "sample_swd")
 
 # The range of each metric's values (the rest: unbounded); intervals over seeds are clipped to it.
 _UNIT = (
@@ -48,7 +49,8 @@ _UNIT = (
     *("dead_fraction", "dead_fraction_first", "dead_fraction_last"),
 )
 # step_loss is left unbounded: a penalty may make it negative.
-_NON_NEGATIVE = ("train_loss", "test_loss", "step_ms", "feature_rank", "jacobian_norm")
+_NON_NEGATIVE = ("train_loss", "test_loss", "step_ms", "feature_rank", "jacobian_norm",
+                 *DIFFUSION_METRICS)
 RANGES: dict[str, tuple[float, float]] = {
     **{m: (0.0, 1.0) for m in _UNIT},
     **{m: (0.0, math.inf) for m in _NON_NEGATIVE},

@@ -10,7 +10,8 @@ CNN), so activity penalties can name them (``modules: [features.penultimate]``).
 ``norm: batch`` puts a batch norm after every convolution and hidden linear layer, before its
 ReLU (``norm: none`` by default). Integer inputs (token ids, e.g. the pairs (a, b) of modular addition)
 are one-hot encoded by the MLP's first layer, which equals feeding concatenated one-hot vectors.
-The transformer is one module with a ``head``.
+The transformer and the LSTM (token windows in, next-token logits out) are one module each with a
+``head``.
 
 >>> spec = ModelSpec(arch=Arch.MLP, width=16, depth=2, dropout=0.1)
 >>> build_model(spec, input_shape=(1, 8, 8), num_classes=10)
@@ -44,11 +45,13 @@ from reglab._core.validation import check_choice, check_int, check_number
 
 
 class Arch(StrEnum):
-    """Model families: an MLP, a small CNN (1-D or 2-D from the input shape), a 1-layer transformer."""
+    """Model families: an MLP, a small CNN (1-D or 2-D from the input shape), a 1-layer
+    transformer, a stacked LSTM language model on token windows."""
 
     MLP = "mlp"
     CNN = "cnn"
     TRANSFORMER = "transformer"
+    LSTM = "lstm"
 
 
 class Norm(StrEnum):
@@ -67,10 +70,11 @@ class DType(StrEnum):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """arch; width (hidden units of the linear layers, d_model of the transformer) >= 1; depth
-    (hidden linear layers) >= 1; channels of the CNN's first conv (the second has twice as many);
-    dropout in [0, 1) after each hidden activation (dropout layers exist only when > 0); bias of
-    the linear layers; dtype of the parameters; norm after each conv / hidden linear layer."""
+    """arch; width (hidden units of the linear layers, d_model of the transformer, embedding and
+    units of the LSTM) >= 1; depth (hidden linear layers, LSTM layers) >= 1; channels of the
+    CNN's first conv (the second has twice as many); dropout in [0, 1) after each hidden
+    activation (dropout layers exist only when > 0; the LSTM's between its layers); bias of the
+    linear layers; dtype of the parameters; norm after each conv / hidden linear layer."""
 
     arch: Arch = Arch.MLP
     width: int = 200
@@ -231,10 +235,37 @@ class TokenTransformer(nn.Module):
         return self.head(self.norm(self.block(h))[:, -1])
 
 
+class TokenLSTM(nn.Module):
+    """Embedding (width) -> ``nn.LSTM`` (width units, depth layers) -> head on the last step.
+
+    A language model read as a classifier: a window of T token ids (N, T) in, the logits of the
+    next token out. ``model.dropout`` is ``nn.LSTM``'s own dropout between layers;
+    ``rnn-dropout`` (Zaremba et al.) replaces it by dropout on every non-recurrent connection.
+    """
+
+    def __init__(self, vocab: int, spec: ModelSpec, num_classes: int) -> None:
+        super().__init__()
+        d = spec.width
+        self.embed = nn.Embedding(vocab, d)
+        self.lstm = nn.LSTM(d, d, spec.depth, batch_first=True,
+                            dropout=spec.dropout if spec.depth > 1 else 0.0)
+        self.head = nn.Linear(d, num_classes, bias=spec.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(self.embed(x))
+        return self.head(out[:, -1])
+
+
 def build_model(
     spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int, vocab: int | None = None
 ) -> nn.Module:
     """The model of ``spec`` for examples of ``input_shape`` (integer ids when ``vocab`` is given)."""
+    if spec.arch is Arch.LSTM:
+        if vocab is None or len(input_shape) != 1:
+            raise ValueError("model.arch 'lstm' needs integer token inputs shaped (N, T)")
+        if spec.norm is not Norm.NONE:
+            raise ValueError("model.norm 'batch' is for the mlp and cnn archs, not the lstm")
+        return TokenLSTM(vocab, spec, num_classes).to(spec.torch_dtype)
     if spec.arch is Arch.TRANSFORMER:
         if vocab is None or len(input_shape) != 1:
             raise ValueError("model.arch 'transformer' needs integer token inputs shaped (N, T)")

@@ -30,7 +30,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from torch import nn
 
 from reglab._core.validation import check_int, check_number
 from reglab.bench.fingerprint import code_fingerprint
+from reglab.bench.models import ModelSpec, build_model
 
 StateDict = dict[str, torch.Tensor]
 
@@ -108,6 +109,32 @@ def pretrained_state(
         torch.save(state, tmp)
         os.replace(tmp, path)  # atomic: concurrent workers never read a half-written file
     return state
+
+
+def start_from(
+    model: nn.Module,
+    spec: ModelSpec,
+    name: str,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    settings: Pretraining,
+    cache_dir: Path | None,
+    *source: Any,
+) -> None:
+    """Load into ``model`` (all but its head) the weights of ``spec`` pretrained on the source
+    (x, y) of task ``name``, cached under a key of the task, the model, the pretraining settings
+    and ``source`` (the source data's own settings)."""
+    key = cache_key(name, spec.as_dict(), asdict(settings), *source)
+    classes = int(y.max()) + 1
+    state = pretrained_state(
+        lambda: build_model(spec, tuple(x.shape[1:]), classes),
+        x.to(spec.torch_dtype),
+        y,
+        settings,
+        key,
+        cache_dir,
+    )
+    load_start(model, state)
 
 
 def head_name(model: nn.Module) -> str:

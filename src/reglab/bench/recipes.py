@@ -148,9 +148,10 @@ def check_method(name: str, args: dict[str, Any], where: str) -> None:
     entry = get(str(name))
     if entry.kind in _NOT_IN_RECIPES:
         raise ValueError(f"{where}: {name!r} is a {entry.kind.value}, not a training-step method")
-    if entry.kind is Kind.LAYER and entry.apply is None:
+    if entry.kind in (Kind.LAYER, Kind.WEIGHTS) and entry.apply is None:
         raise ValueError(
-            f"{where}: layer {name!r} has no apply function (model surgery), so a recipe cannot add it"
+            f"{where}: {entry.kind.value} {name!r} has no apply function (model surgery), so a "
+            "recipe cannot add it"
         )
     params = arguments(str(name))
     for arg, value in args.items():

@@ -198,6 +198,19 @@ def _claims(doc: _Doc, store: Store, rows: dict[str, RunRow], out: Path, used: s
         )
         for note in r["notes"]:
             doc.para(f"Note: {note}")
+        if r.get("computed"):  # a compute claim (reglab.bench.computed_claims): its numbers
+            names = list(dict.fromkeys(k for nums in r["computed"].values() for k in nums))
+            doc.para(
+                f"Computed by {r.get('compute', 'a function')}, one call per seed "
+                f"({_fmt(r.get('compute_s', math.nan))} s in all):"
+            )
+            doc.table(
+                [["seed", *names]]
+                + [
+                    [seed, *(_fmt(nums.get(k)) for k in names)]
+                    for seed, nums in r["computed"].items()
+                ]
+            )
         arms = {
             arm: [store.curves(k) for k in keys if k in rows] for arm, keys in r["runs"].items()
         }

@@ -32,7 +32,7 @@ from reglab.bench.recipes import MethodSpec, RecipeSpec, load_recipe
 from reglab.bench.tasks import Budget, get_task
 from reglab.bench.user_data import file_digest
 
-BUDGET_KEYS = ("steps", "batch_size", "eval_every")
+BUDGET_KEYS = ("steps", "batch_size", "eval_every", "measures")
 
 class Status(StrEnum):
     DONE = "done"
@@ -69,9 +69,17 @@ class RunConfig:
     batch_size: int | None
     eval_every: int
     data_digest: str | None = None  # sha256 of a user's data file
+    measures: list[str] = field(default_factory=list)  # optional end-of-run measures, sorted
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def _keyed(self) -> dict[str, Any]:
+        """``to_dict`` without an empty ``measures``: runs made before it existed keep their key."""
+        d = self.to_dict()
+        if not d["measures"]:
+            d.pop("measures")
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:
@@ -80,13 +88,13 @@ class RunConfig:
     @property
     def key(self) -> str:
         """sha256 of the canonical JSON of the config (first 20 hex digits)."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        text = json.dumps(self._keyed(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:20]
 
     @property
     def arm_key(self) -> str:
         """The key without the seed: runs that differ only by seed share it."""
-        d = self.to_dict()
+        d = self._keyed()
         d.pop("seed")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:20]
 
@@ -126,6 +134,7 @@ def resolve(
     model_spec = task.check_model(from_mapping(ModelSpec, model, "model"))
     opt_spec = from_mapping(OptimizerSpec, optimizer, "optimizer")
     Budget(**budget)
+    budget["measures"] = sorted(set(budget["measures"]))
     digest = None
     if options.data_file is not None:
         path = Path(options.data_file)

@@ -6,7 +6,9 @@ label noise (inside the task), the global generator seeded just before the model
 method's own ``generator=`` (so a wider model does not change Mixup's draws). Training uses one
 thread, so a run gives the same numbers in any worker. A NaN/Inf loss ends the run with status
 ``diverged``; an exception ends it with ``failed`` and the message; Ctrl-C propagates (the
-partial run is dropped, nothing of it is written).
+partial run is dropped, nothing of it is written). A task with ``keep_weights`` (fine-tuning)
+has the final weights of each ``done`` run saved under the cache folder
+(``reglab.bench.run_weights``), keyed by the run.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from reglab.bench.final_measures import final_measures
 from reglab.bench.models import ModelSpec, build_model
 from reglab.bench.optimizers import OptimizerSpec
 from reglab.bench.recipes import build_step
+from reglab.bench.run_weights import save_weights
 from reglab.bench.runs import RunConfig, Status
 from reglab.bench.tasks import get_task
 
@@ -147,8 +150,10 @@ def _train(config: RunConfig, cache_dir: Path | None) -> RunResult:
     done = max(t, 1)
     if status is Status.DONE:  # once, on the final model (reglab.bench.final_measures)
         clock = time.perf_counter()
-        metrics = {**metrics, **final_measures(model, split, x_train, x_test, config.seed)}
+        metrics = {**metrics, **final_measures(model, split, x_train, x_test, config.seed, config.measures)}
         eval_time += time.perf_counter() - clock
+        if get_task(config.task).keep_weights and cache_dir is not None:
+            save_weights(cache_dir, config.key, model)
     # seconds in training steps and in evaluations (reglab.bench.timing breaks a sweep down by them)
     metrics = {**metrics, "train_s": train_time, "eval_s": eval_time}
     return RunResult(status, metrics, curves, message, step_ms=1000 * train_time / done)

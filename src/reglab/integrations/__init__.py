@@ -1,7 +1,8 @@
 """Trainer integrations, each behind an optional extra (imported on demand, not by ``import reglab``).
 
 - ``reglab.integrations.lightning``: ``ReglabCallback`` and the ``ReglabModule`` mixin
-  (``pip install "reglab[lightning]"``).
+  (``pip install "reglab[lightning]"``), and ``ResumableLoader`` for checkpoints in mid-epoch
+  (``reglab.integrations.resumable``, which needs no extra).
 - ``reglab.integrations.huggingface``: ``ReglabTrainer`` and ``ReglabTrainerCallback``
   (``pip install "reglab[huggingface]"``).
 

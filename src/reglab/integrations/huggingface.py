@@ -16,14 +16,20 @@ e.g. ``rl.SAM(SGD(...))``; or the Trainer's own AdamW) and trains with it:
   (they do not depend on the batch). This is the scaling trap of ``compute_loss_func``, which
   the Trainer treats as already scaled, so a penalty added there would count k times;
 - closure-evaluating wrappers (SAM, AMP, gradient-norm penalty) step through the Trainer's
-  ``optimizer.step()``: the first closure pass reuses the micro-batch's forward-backward and the
-  others re-run it. Only with ``gradient_accumulation_steps=1`` and ``max_grad_norm=0`` (clip
-  with ``rl.ClipGradNorm(rl.SAM(...))``); other settings are refused with a ``ValueError``;
+  ``optimizer.step()``. The Trainer keeps each accumulation window's transformed micro-batches:
+  the first closure pass is the window's forward-backward already made, and each later pass (at
+  the perturbed weights) zeroes the gradient and re-runs every micro-batch of the window, scaled
+  as above, on the same transformed batch (Mixup is not redrawn). So a step equals the wrapper's
+  step on the window's mean loss, with any ``gradient_accumulation_steps``. They need
+  ``max_grad_norm=0`` (the Trainer would clip only the first pass; clip with
+  ``rl.ClipGradNorm(rl.SAM(...))``) and no DeepSpeed (it steps inside ``backward``); other
+  settings are refused with a ``ValueError``;
 - post-step hooks run after each optimizer step (attached to the optimizer, as ``Recipe`` does);
 - the training logs gain each method's current strength (``reglab/strength/<i>-<Class>``) and
   each penalty's last value (``reglab/value/<i>-<Class>``);
 - checkpoints (``save_strategy``) hold every method's state in ``reglab_methods.pt`` beside the
-  optimizer's, and ``train(resume_from_checkpoint=...)`` restores it.
+  optimizer's, and ``train(resume_from_checkpoint=...)`` restores it: the resumed run continues
+  bit for bit, from a checkpoint saved in mid-epoch too (the Trainer skips the batches seen).
 
 ``ReglabTrainerCallback(methods)`` serves a plain ``Trainer`` with methods that leave the loss
 alone: post-step hooks, and the strengths in the logs.
@@ -47,6 +53,7 @@ Traps:
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -135,6 +142,8 @@ class ReglabTrainer(Trainer):
         self.input_name = input_name
         self.split: Split | None = None
         self._closure_step: _ClosureStep | None = None
+        #: the accumulation window's micro-batches so far: (x, y, index, scale, detached loss)
+        self._window: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, float, torch.Tensor]] = []
         super().__init__(*args, **kwargs)
 
     # ------------------------------------------------------------------ set-up and checks
@@ -148,11 +157,10 @@ class ReglabTrainer(Trainer):
         self.split = Split(self.reglab_methods, optimizer)
         if self.split.recipe.needs_closure:
             name = type(optimizer).__name__
-            if self.args.gradient_accumulation_steps != 1:
+            if self.is_deepspeed_enabled:
                 raise ValueError(
-                    f"{name} re-evaluates the loss through the closure, but gradient_accumulation_steps="
-                    f"{self.args.gradient_accumulation_steps}: its passes would see only the last "
-                    "micro-batch; use gradient_accumulation_steps=1 (a larger batch)"
+                    f"{name} re-evaluates the loss through the closure, but DeepSpeed steps the "
+                    "optimizer inside backward(); train it without DeepSpeed"
                 )
             if self.args.max_grad_norm:
                 raise ValueError(
@@ -194,34 +202,55 @@ class ReglabTrainer(Trainer):
         scale = 1.0 / self.current_gradient_accumulation_steps
         # parameter penalties once a step, on the micro-batch whose gradient is synced
         last = bool(self.accelerator.sync_gradients)
-
-        def loss_fn() -> torch.Tensor:
-            with self.compute_loss_context_manager():
-                out = _outputs(model(x))
-                loss = split.loss(out, y, index, parameter_penalties=False) * scale
-                if last:
-                    for i, penalty in enumerate(split.recipe.penalties):
-                        if penalty in split.parameter_penalties:
-                            value = penalty()
-                            split.last_values[i] = value.detach()
-                            loss = loss + value
-            return loss
-
-        loss = loss_fn()
+        loss = self._micro_loss(split, model, x, y, index, scale, last)
         self.accelerator.backward(loss, create_graph=split.recipe.create_graph)
         if self._closure_step is not None:
-            first = [loss.detach()]
-
-            def closure() -> torch.Tensor:
-                if first:  # the pass at w was just made: its gradient is in place
-                    return first.pop()
-                self._closure_step.zero_grad()  # type: ignore[union-attr]
-                again = loss_fn()
-                self.accelerator.backward(again, create_graph=split.recipe.create_graph)
-                return again.detach()
-
-            self._closure_step.closure = closure
+            self._window.append((x, y, index, scale, loss.detach()))
+            if last:
+                window, self._window = self._window, []
+                self._closure_step.closure = self._window_closure(split, model, window)
         return loss.detach()
+
+    def _micro_loss(self, split: Split, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+                    index: torch.Tensor | None, scale: float, last: bool) -> torch.Tensor:
+        """One micro-batch's loss: (data loss + activity penalties) * scale, plus the parameter
+        penalties, undivided, on the window's last micro-batch."""
+        with self.compute_loss_context_manager():
+            out = _outputs(model(x))
+            loss = split.loss(out, y, index, parameter_penalties=False) * scale
+            if last:
+                for i, penalty in enumerate(split.recipe.penalties):
+                    if penalty in split.parameter_penalties:
+                        value = penalty()
+                        split.last_values[i] = value.detach()
+                        loss = loss + value
+        return loss
+
+    def _window_closure(self, split: Split, model: torch.nn.Module,
+                        window: list[Any]) -> Callable[[], torch.Tensor]:
+        """The closure of a closure-evaluating optimizer over one accumulation window.
+
+        Its first pass is the forward-backward already made on each micro-batch (the gradient
+        is in place); each later pass zeroes the gradient and re-runs every micro-batch of the
+        window on its transformed batch, the earlier ones without gradient sync. It returns the
+        window's loss (the mean data loss plus the penalties).
+        """
+        first = [torch.stack([entry[4] for entry in window]).sum()]
+
+        def closure() -> torch.Tensor:
+            if first:  # the passes at w were just made: their gradient is in place
+                return first.pop()
+            self._closure_step.zero_grad()  # type: ignore[union-attr]
+            losses = []
+            for i, (x, y, index, scale, _) in enumerate(window):
+                last = i == len(window) - 1
+                with contextlib.nullcontext() if last else self.accelerator.no_sync(model):
+                    again = self._micro_loss(split, model, x, y, index, scale, last)
+                    self.accelerator.backward(again, create_graph=split.recipe.create_graph)
+                losses.append(again.detach())
+            return torch.stack(losses).sum()
+
+        return closure
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs:  # training logs: add each method's strength and each penalty's value

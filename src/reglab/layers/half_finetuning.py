@@ -17,6 +17,8 @@ Arguments:
         transformer layers ``[f"model.layers.{i}" for i in range(n)]`` plus the embedding and
         the head; a unit belongs to the longest block name that prefixes it; units outside every
         block form one more block.
+    keep_head: when True, the model's head (its last ``nn.Linear`` in module order) is left
+        out of the draw and stays trainable: a fine-tuning task's fresh head (default False).
     generator: ``torch.Generator`` for the draw (default: the global generator).
 
 Returns:
@@ -45,11 +47,17 @@ Reading taken:
     alternation, with blocks the caller names; for a small MLP the default single block freezes
     half of its layers.
 
+In a recipe::
+
+    methods:                                # the harness's fine-tune phase: applied after
+      - half-finetuning: {keep_head: true}  # the pretrained weights are loaded, before the
+                                            # optimizer; the draw from the method's stream
+
 Traps:
     - Build the optimizer after freezing, or keep ``zero_grad(set_to_none=True)`` (the default):
       a frozen tensor with a zero ``.grad`` still gets AdamW's decoupled decay and momentum.
     - Freezing a fresh task head leaves it at its random initialization: keep the head out of
-      the draw by training it separately (call ``unfreeze(model, [head names])``).
+      the draw (``keep_head=True``).
 """
 
 from __future__ import annotations
@@ -61,7 +69,7 @@ from torch import nn
 
 from reglab._core.registry import Family, Kind, Paper, register
 from reglab._core.samples import Sample, SampleContext
-from reglab._core.validation import check_generator
+from reglab._core.validation import check_bool, check_generator
 from reglab.layers._surgery import get_module
 
 __all__ = ["apply_half_finetuning", "unfreeze"]
@@ -96,20 +104,26 @@ def _sample(ctx: SampleContext) -> Sample:
     return Sample(
         kwargs={"generator": torch.Generator().manual_seed(0)},
         inputs=(ctx.model,),
-        invalid=({"blocks": ["nope"]}, {"generator": 3}, {"blocks": "0"}),
+        invalid=({"blocks": ["nope"]}, {"generator": 3}, {"blocks": "0"}, {"keep_head": "yes"}),
     )
 
 
-@register(
-    "half-finetuning", family=Family.CONTINUAL, kind=Kind.WEIGHTS, paper=HFT, sample=_sample
-)
+def _head(model: nn.Module) -> str:
+    names = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+    if not names:
+        raise ValueError("keep_head=True needs a model with an nn.Linear head; it has none")
+    return names[-1]
+
+
 def apply_half_finetuning(
     model: nn.Module,
     blocks: Sequence[str] | None = None,
+    keep_head: bool = False,
     generator: torch.Generator | None = None,
 ) -> list[str]:
     """Freeze a random half of each block's parameter-owning modules; return the frozen names."""
     generator = check_generator(generator)
+    keep_head = check_bool("keep_head", keep_head)
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     if blocks is None:
@@ -121,6 +135,9 @@ def apply_half_finetuning(
         for b in names:
             get_module(model, b, "blocks")
     units = _units(model)
+    if keep_head:
+        head = _head(model)
+        units = [(name, params) for name, params in units if name != head]
     if len(units) < 2:
         raise ValueError(f"model has {len(units)} module(s) with trainable parameters; HFT needs at least 2")
     groups: dict[int, list[list[str]]] = {}
@@ -150,3 +167,14 @@ def unfreeze(model: nn.Module, names: Iterable[str]) -> None:
         if n not in params:
             raise ValueError(f"names must name parameters of the model, got {n!r}")
         params[n].requires_grad_(True)
+
+
+# a function entry (kind weights) that is also model surgery: a recipe's fine-tune phase applies it
+register(
+    "half-finetuning",
+    family=Family.CONTINUAL,
+    kind=Kind.WEIGHTS,
+    paper=HFT,
+    sample=_sample,
+    apply=apply_half_finetuning,
+)(apply_half_finetuning)

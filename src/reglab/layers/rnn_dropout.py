@@ -141,7 +141,7 @@ def apply_rnn_dropout(
     """Wrap every ``nn.LSTM`` of ``model`` in an ``RNNDropout``; see the module docstring."""
     p = check_probability("p", p, high_open=True)
     if type(model) is nn.LSTM:
-        return RNNDropout(model, p, generator)
+        return RNNDropout(model, p, generator).train(model.training)
     found, inside = False, []
     for name, module in list(model.named_modules()):
         if any(name.startswith(w + ".") for w in inside):
@@ -150,7 +150,8 @@ def apply_rnn_dropout(
             found, inside = True, inside + [name]
         elif type(module) is nn.LSTM and name:
             parent, _, child = name.rpartition(".")
-            setattr(model.get_submodule(parent), child, RNNDropout(module, p, generator))
+            wrapper = RNNDropout(module, p, generator).train(module.training)  # keep eval mode
+            setattr(model.get_submodule(parent), child, wrapper)
             found, inside = True, inside + [name]
     if not found:
         raise ValueError("model has no nn.LSTM layers for RNN dropout")

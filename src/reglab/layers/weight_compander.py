@@ -1,41 +1,49 @@
-"""Weight compander: reparametrize each weight as w = f(v), bounded in magnitude, steep near zero.
+"""Weight compander: reparametrize each weight as w = a·arctan(v/b), bounded and steep near zero.
 
-Equation (element-wise; v is the trained tensor, w the weight the layer uses)::
+Equation (Cakaj, Mehnert and Yang 2023, eq. 1-4; element-wise, v is the trained tensor, w the
+weight the layer uses)::
 
-    w = f(v) = a · tanh(γ · v / a),        ∂L/∂v = γ · (1 − (w/a)²) · ∂L/∂w
+    w = Ψ(v) = a · arctan(v / b)                                  (1)   a, b > 0
+    ∂L/∂v = ∂L/∂Ψ(v) · a / (b · (1 + v²/b²))                      (2-3)
+    v = Ψ⁻¹(w) = b · tan(w / a)                                   (4)   initialization of v
 
-a > 0 is the ``bound`` (|w| < a whatever v; ≤ a once tanh rounds to 1) and γ = f'(0) > 0 the ``gain``. With γ > 1 the
-compander amplifies the gradient of near-zero weights by up to γ and damps it for weights near
-the bound: it limits magnitudes and pulls "dead" weights back into use, the two effects the
-paper names. ``learnable=True`` makes a and γ parameters trained with the model, as in the
-paper's extension. Built with ``torch.nn.utils.parametrize``: ``layer.weight`` is f(v), computed
-on each access, and v lives in ``layer.parametrizations.weight.original``.
+a (``scale``) bounds the weights, |w| < aπ/2; b (``stretch``) stretches Ψ along v. The slope
+a/b at v = 0 is the largest, so near-zero weights get relatively larger updates than large
+ones: the paper's two effects, magnitudes restricted and weights pushed away from zero.
+``learnable=True`` trains a and b with the model, one pair per layer (the paper's "fine"
+version; its "coarse" version, one pair for the whole network, did worse there and is not
+built). Built with ``torch.nn.utils.parametrize``: ``layer.weight`` is Ψ(v), computed on each
+access, and v lives in ``layer.parametrizations.weight.original``.
 
-``apply_weight_compander(model, bound=1.0, gain=2.0, learnable=False, exclude=())`` registers the
-compander on the ``weight`` of every ``nn.Linear`` and ``nn.Conv1d/2d/3d`` of ``model`` (names under
-``exclude`` left out; layers already companded are left as they are) and returns the model. The
-stored v is set to f⁻¹(w), so the model computes the same function right after (weights beyond
-the bound are clipped just inside it). ``remove_weight_compander(model)`` removes it again and
-leaves plain weights holding the current values f(v). The pure function is
-``reglab.functional.weight_compander(v, bound, gain)``.
+``apply_weight_compander(model, scale=1.0, stretch=0.6, learnable=False, exclude=())``
+registers Ψ on the ``weight`` of every ``nn.Linear`` and ``nn.Conv1d/2d/3d`` of ``model``
+(biases and norm layers are left alone, as in the paper; names under ``exclude`` left out;
+layers already companded are left as they are) and returns the model. v is set to Ψ⁻¹(w) (eq. 4),
+so the model computes the same function right after (weights beyond the bound aπ/2 are clipped
+just inside it). ``remove_weight_compander(model)`` removes it again and leaves plain weights
+holding the current values Ψ(v), as the paper does for inference. The pure function is
+``reglab.functional.weight_compander(v, scale, stretch)``.
 
 Arguments:
-    bound: a > 0, the largest magnitude a weight can take (default 1.0).
-    gain: γ > 0, the slope of f at 0 (default 2.0; γ = 1 is the identity near 0).
-    learnable: bool, train a and γ with the model (default False: buffers).
+    scale: a > 0 (default 1.0). The paper assumes a, b >= 0.5 (eq. 4 is then far from the
+        tangent's poles for usual initializations) and found a in 0.6-1.0 best (CIFAR, ResNets).
+    stretch: b > 0 (default 0.6; the paper's best for ResNet18/50 on CIFAR-10 was a = 1.0,
+        b = 0.6, and b in 0.5-0.8 elsewhere).
+    learnable: bool, train a and b with the model, one pair per layer (default False: buffers).
+        The paper initializes the learnable pair at a = 0.5, b = 1.0.
 
 Returns:
-    ``WeightCompander()(v)`` returns f(v), shaped and typed like v.
+    ``WeightCompander()(v)`` returns Ψ(v), shaped and typed like v.
 
 Example:
     >>> import torch, reglab as rl
     >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
     >>> x = torch.randn(3, 4)
     >>> before = model(x)
-    >>> model = rl.apply_weight_compander(model, bound=1.0, gain=2.0)
+    >>> model = rl.apply_weight_compander(model, scale=1.0, stretch=0.6)
     >>> torch.allclose(model(x), before, atol=1e-5)          # same function right after
     True
-    >>> float(model[0].weight.detach().abs().max()) < 1.0
+    >>> float(model[0].weight.detach().abs().max()) < 3.1416 / 2   # |w| < aπ/2
     True
     >>> model = rl.remove_weight_compander(model)           # plain weights, same values
     >>> type(model[0].weight).__name__
@@ -43,25 +51,25 @@ Example:
 
 Reference:
     Rinor Cakaj, Jens Mehnert, Bin Yang. Weight Compander: A Simple Weight Reparameterization for
-    Regularization. IJCNN 2023. arXiv:2306.16993.
-
-Reading taken:
-    The paper's exact compander function could not be read offline when this was built; the
-    abstract asks for a nonlinear per-weight function that restricts magnitudes and forces
-    weights away from zero, with learnable hyperparameters. We use the scaled tanh above: it is
-    odd, bounded by a, invertible (so applying it keeps the model's function), and its slope γ
-    at 0 sets how strongly near-zero weights are pushed. Check the paper before comparing
-    numbers with it.
+    Regularization. IJCNN 2023. arXiv:2306.16993. (Equations read from the authors' PDF,
+    files/WC_IJCNN_2023.pdf in github.com/rinorcakaj/rinorcakaj.github.io; no code released.)
 
 Traps:
     - Build the optimizer after applying it (the trained tensors are the new v), or the
       optimizer keeps updating tensors the model no longer reads.
-    - Weight decay acts on v, not on w.
-    - With ``learnable=True`` the bound and gain are clamped at 1e-6 from below in the forward.
+    - Weight decay: the paper decays w = Ψ(v) when a, b are fixed (to compare with plain
+      networks) and only v when they are learned. An optimizer's ``weight_decay`` acts on what
+      it holds, v; decaying w needs a penalty on ``layer.weight``.
+    - Adam: the paper rescales Adam's step by ∂Ψ/∂v (the modified optimizer of
+      Powerpropagation), since Adam undoes the gradient's rescaling. Not built: with a plain
+      Adam the compander acts only through its bound.
+    - With ``learnable=True`` a and b are clamped at 1e-6 from below in the forward.
+    - Other functions the paper tried (a·arsinh(v/b), a·erf(v/b)) are not built.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -84,29 +92,29 @@ _FLOOR = 1e-6
 
 
 def weight_compander(
-    v: torch.Tensor, bound: float | torch.Tensor = 1.0, gain: float | torch.Tensor = 2.0
+    v: torch.Tensor, scale: float | torch.Tensor = 1.0, stretch: float | torch.Tensor = 0.6
 ) -> torch.Tensor:
-    """f(v) = bound · tanh(gain · v / bound), element-wise."""
-    return bound * torch.tanh(v * (gain / bound))
+    """Ψ(v) = scale · arctan(v / stretch), element-wise (the paper's eq. 1, a = scale, b = stretch)."""
+    return scale * torch.atan(v / stretch)
 
 
 def _sample(ctx: SampleContext) -> Sample:
     return Sample(
-        kwargs={"bound": 0.5, "gain": 3.0, "learnable": True},
+        kwargs={"scale": 0.5, "stretch": 1.0, "learnable": True},
         inputs=(ctx.x,),
-        invalid=({"bound": 0.0}, {"bound": float("inf")}, {"gain": -1.0}, {"learnable": "yes"}),
+        invalid=({"scale": 0.0}, {"scale": float("inf")}, {"stretch": -1.0}, {"learnable": "yes"}),
     )
 
 
 def apply_weight_compander(
     model: nn.Module,
-    bound: float = 1.0,
-    gain: float = 2.0,
+    scale: float = 1.0,
+    stretch: float = 0.6,
     learnable: bool = False,
     exclude: Sequence[str] = (),
 ) -> nn.Module:
     """Compand the weight of every Linear / Conv layer of ``model``; see the module docstring."""
-    WeightCompander(bound, gain, learnable)  # check the arguments before touching the model
+    WeightCompander(scale, stretch, learnable)  # check the arguments before touching the model
     if isinstance(exclude, str):
         exclude = (exclude,)
     for name, module in list(model.named_modules()):
@@ -115,13 +123,13 @@ def apply_weight_compander(
         if parametrize.is_parametrized(module, "weight") and any(
                 isinstance(p, WeightCompander) for p in module.parametrizations["weight"]):
             continue
-        compander = WeightCompander(bound, gain, learnable).to(module.weight.device, module.weight.dtype)
+        compander = WeightCompander(scale, stretch, learnable).to(module.weight.device, module.weight.dtype)
         parametrize.register_parametrization(module, "weight", compander)
     return model
 
 
 def remove_weight_compander(model: nn.Module) -> nn.Module:
-    """Remove the compander from every layer of ``model``: plain weights holding f(v)."""
+    """Remove the compander from every layer of ``model``: plain weights holding Ψ(v)."""
     for module in model.modules():
         if parametrize.is_parametrized(module, "weight") and any(
                 isinstance(p, WeightCompander) for p in module.parametrizations["weight"]):
@@ -138,38 +146,38 @@ def remove_weight_compander(model: nn.Module) -> nn.Module:
     apply=apply_weight_compander,
 )
 class WeightCompander(nn.Module):
-    """The parametrization w = a·tanh(γv/a); see ``reglab.card("weight-compander")``."""
+    """The parametrization w = a·arctan(v/b); see ``reglab.card("weight-compander")``."""
 
-    bound: torch.Tensor
-    gain: torch.Tensor
+    scale: torch.Tensor
+    stretch: torch.Tensor
 
-    def __init__(self, bound: float = 1.0, gain: float = 2.0, learnable: bool = False) -> None:
+    def __init__(self, scale: float = 1.0, stretch: float = 0.6, learnable: bool = False) -> None:
         super().__init__()
-        a = torch.tensor(check_number("bound", bound, low=0.0, low_open=True))
-        g = torch.tensor(check_number("gain", gain, low=0.0, low_open=True))
+        a = torch.tensor(check_number("scale", scale, low=0.0, low_open=True))
+        b = torch.tensor(check_number("stretch", stretch, low=0.0, low_open=True))
         self.learnable = check_bool("learnable", learnable)
         if self.learnable:
-            self.bound, self.gain = nn.Parameter(a), nn.Parameter(g)
+            self.scale, self.stretch = nn.Parameter(a), nn.Parameter(b)
         else:
-            self.register_buffer("bound", a)
-            self.register_buffer("gain", g)
+            self.register_buffer("scale", a)
+            self.register_buffer("stretch", b)
 
     def _hyper(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        a, g = self.bound.to(like.dtype), self.gain.to(like.dtype)
+        a, b = self.scale.to(like.dtype), self.stretch.to(like.dtype)
         if self.learnable:
-            a, g = a.clamp_min(_FLOOR), g.clamp_min(_FLOOR)
-        return a, g
+            a, b = a.clamp_min(_FLOOR), b.clamp_min(_FLOOR)
+        return a, b
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
-        a, g = self._hyper(v)
-        return weight_compander(v, a, g)
+        a, b = self._hyper(v)
+        return weight_compander(v, a, b)
 
     @torch.no_grad()
     def right_inverse(self, w: torch.Tensor) -> torch.Tensor:
-        """v = f⁻¹(w) = (a/γ)·atanh(w/a), with |w/a| clipped just below 1."""
-        a, g = self._hyper(w)
-        inside = 1.0 - torch.finfo(w.dtype).eps * 4
-        return (a / g) * torch.atanh((w / a).clamp(-inside, inside))
+        """v = Ψ⁻¹(w) = b·tan(w/a) (eq. 4), with |w/a| clipped just below π/2."""
+        a, b = self._hyper(w)
+        inside = (math.pi / 2) * (1.0 - torch.finfo(w.dtype).eps * 4)
+        return b * torch.tan((w / a).clamp(-inside, inside))
 
     def extra_repr(self) -> str:
-        return f"bound={float(self.bound):g}, gain={float(self.gain):g}, learnable={self.learnable}"
+        return f"scale={float(self.scale):g}, stretch={float(self.stretch):g}, learnable={self.learnable}"

@@ -8,10 +8,11 @@ from reglab.optim.perpgrad import PerpGrad, PerpGradProjection
 from reglab.optim.proximal_group_lasso import ProximalGroupLasso
 from reglab.optim.proximal_l1 import ProximalL1
 from reglab.optim.sam import SAM
+from reglab.optim.trained_rank_pruning import TrainedRankPruning
 
 __all__ = [
     "ProximalGroupLasso",
     "DecoupledWeightDecay", "ProximalL1",
     "AMP", "ClipGradNorm", "GradientNormMethod", "GradientNormPenalty", "PerpGrad",
-    "PerpGradProjection", "SAM",
+    "PerpGradProjection", "SAM", "TrainedRankPruning",
 ]

@@ -14,6 +14,7 @@ from reglab.penalties.nuclear import Nuclear
 from reglab.penalties.offdiag_orthogonal import OffDiagonalOrthogonal
 from reglab.penalties.soft_orthogonal import SoftOrthogonal
 from reglab.penalties.spectral import Spectral
+from reglab.penalties.path_importance import PathIntegralImportance
 from reglab.penalties.wasserstein_init import WassersteinInit
 from reglab.penalties.weighted_anchor import (
     LayerWeights,
@@ -25,5 +26,5 @@ __all__ = [
     "GroupBy", "GroupEnvelope", "GroupLasso", "HypersphericalEnergy", "NormLoss",
     "ElasticNet", "GroupOrthogonal", "L1", "L2", "L2Init", "L2SP", "Nuclear",
     "OffDiagonalOrthogonal", "SoftOrthogonal", "Spectral", "WassersteinInit",
-    "LayerWeights", "WeightedAnchor", "squared_gradient_importance",
+    "LayerWeights", "PathIntegralImportance", "WeightedAnchor", "squared_gradient_importance",
 ]

@@ -49,9 +49,10 @@ class ParameterPenalty(nn.Module):
 
     def forward(self) -> torch.Tensor:
         params = self.selection.params()
-        lam = self.strength()
+        strength = self.strength  # one submodule look-up (they cost a µs each)
+        lam = strength()
         if self.training:
-            self.strength.advance()
+            strength.advance()
         if lam == 0.0:
             return torch.zeros((), dtype=params[0].dtype, device=params[0].device)
         out = self.scaled_value(params, lam)

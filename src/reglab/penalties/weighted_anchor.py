@@ -1,27 +1,39 @@
 """Weighted anchor: a layer- and element-wise importance-weighted pull towards pretrained weights.
 
-Equation::
+Equation (the hierarchical regularization of Song et al. 2025, Section 4)::
 
-    R(θ) = λ · Σ_l α_l Σ_{i ∈ l} Ω_{l,i} (θ_{l,i} − θ⁰_{l,i})²
+    R(θ) = λ · Σ_l α_l Σ_{i ∈ l} Ω_{l,i} (θ_{l,i} − θ⁰_{l,i})²          total loss: L_domain + R(θ)
 
-θ⁰ are the weights before fine-tuning (the anchors), Ω ≥ 0 the element-wise importance of each
-weight for the source (general) task, and α_l ≥ 0 one coefficient per layer (a layer is the
-module owning the parameter: ``"0.weight"`` and ``"0.bias"`` are layer ``"0"``). With Ω = 1 and
-α_l = 1 this is L2-SP without its ½.
+θ⁰ are the weights after the general-task phase (the anchors), Ω ≥ 0 the element-wise importance of
+each weight for the general task, and α_l ≥ 0 one coefficient per layer (a layer is the module
+owning the parameter: ``"0.weight"`` and ``"0.bias"`` are layer ``"0"``). With Ω = 1 and α_l = 1
+this is L2-SP without its ½.
 
-``squared_gradient_importance(model, batches, loss_fn)`` computes Ω from source data:
-Ω_i = (1/B) Σ_b (∂L_b/∂θ_i)², the squared gradients of each batch's loss, averaged over the
-B batches (the empirical-Fisher diagonal of EWC, at batch level).
+Importance Ω, two helpers:
+    - ``PathIntegralImportance(params).attach(opt)`` during the general-task training, then
+      ``.importance()``: the paper's Section 4.1 element-wise importance, a Synaptic-Intelligence
+      path integral Ω_i = max(Σ_t −g_i Δθ_i, 0) / ((θ_i(T) − θ_i(0))² + ξ) (see its own card).
+    - ``squared_gradient_importance(model, batches, loss_fn)``: Ω_i = (1/B) Σ_b (∂L_b/∂θ_i)², the
+      squared gradients of each batch's loss averaged over B batches (an empirical-Fisher diagonal
+      at batch level, as in EWC). Not the paper's; for when no training trajectory was recorded.
+
+Layer coefficients α (``layer_weights``):
+    - ``LayerWeights.IMPORTANCE_SOFTMAX``: α_l = exp(‖Ω_l‖₂) / Σ_j exp(‖Ω_j‖₂), ‖Ω_l‖₂ the 2-norm of
+      all of layer l's importances; fixed by Ω, so constant during domain tuning. This is the
+      paper's layer-wise coefficient as rendered by secondary sources (see "Readings").
+    - ``LayerWeights.DYNAMIC`` (default, kept until the rule above is checked against the paper):
+      α_l = R_l / Σ_j R_j with R_l = Σ_{i∈l} Ω_{l,i}(θ−θ⁰)², recomputed at every call and held
+      constant for the gradient (detached). A reading from the first release, not from the paper.
+    - ``LayerWeights.UNIFORM`` (α_l = 1), or a mapping from every layer name to a number >= 0.
 
 Arguments:
     params: a selection, a module (its "weights" selection) or an iterable of tensors.
     strength: λ >= 0, a float or a ``reglab.schedules`` schedule.
     importance: Ω, ``None`` (all ones), a sequence of tensors in the selection's order, or a
-        mapping from parameter names to tensors (``squared_gradient_importance``'s output);
-        finite, >= 0, shaped like the parameters.
+        mapping from parameter names to tensors (what both helpers return); finite, >= 0, shaped
+        like the parameters.
     anchors: θ⁰ as in ``reglab.L2SP``: ``None`` (snapshot now), a sequence or a mapping.
-    layer_weights: α: ``LayerWeights.DYNAMIC`` (default), ``LayerWeights.UNIFORM`` (α_l = 1), or
-        a mapping from every layer name to a number >= 0.
+    layer_weights: α, a ``LayerWeights`` or its value, or a mapping from every layer name to a number >= 0.
 
 Returns:
     ``forward()`` returns a scalar tensor λ·R(θ) in the parameters' dtype.
@@ -41,22 +53,26 @@ Reference:
     Alleviate Catastrophic Forgetting in LLMs Finetuning? Hierarchical Layer-Wise and
     Element-Wise Regularization. 2025. arXiv:2501.13669.
 
-Reading taken (the full text could not be consulted; flagged for review):
-    - Ω: the paper records importance while training on a general task, in the manner of
-      Synaptic Intelligence (each weight's contribution to the loss decrease over its squared
-      displacement). That needs the training trajectory; the helper here estimates Ω from a
-      data iterable alone, by averaged squared gradients, as the project's issue asks. Any Ω
-      (an SI path integral you recorded, a Fisher diagonal) can be passed as ``importance``.
-    - α_l: the paper rebalances layers dynamically during training. ``DYNAMIC`` takes
-      α_l = R_l / Σ_j R_j with R_l = Σ_{i∈l} Ω_{l,i}(θ−θ⁰)² recomputed at every call and held
-      constant for the gradient (detached), so layers that have drifted most, weighted by
-      importance, are pulled back hardest, and the penalty keeps the scale of Σ_l R_l.
-      ``UNIFORM`` and explicit per-layer numbers are there to check this choice against.
+Readings (flagged for review; no equation numbers are given because the paper's Section 4 text
+could not be opened with the tools of the session that wrote this: the stored copies of the arXiv
+HTML return only their first screen, up to the table of contents):
+    - Ω (Section 4.1): the alphaXiv overview of the paper states in words that the importance
+      after the general task is the accumulated instantaneous contribution to the loss decrease
+      over the squared total parameter change plus ξ, "inspired by Synaptic Intelligence";
+      ``PathIntegralImportance`` implements that, with negative ω clipped to zero (a reading).
+    - α_l: two secondary renderings in public repositories (a research note, and a thesis
+      codebase that reimplements the method with "static HLoRA layer coefficients") give
+      α_l = softmax over layers of ‖Ω_l‖₂, and the total loss L + λ Σ_l α_l Σ_i Ω_i (θ_i − θ*_i)²
+      (the note writes λ as "e⁻³", 1e-3 or e^-3).
+      The abstract's "dynamically balancing" is not visible in that rule; the primary text
+      should settle it before ``IMPORTANCE_SOFTMAX`` becomes the default.
 
 Traps:
     - No ½ in front (the paper's form); ``L2SP`` has one: at equal λ this pulls twice as hard.
-    - Ω from squared gradients scales with the loss's scale and the batch size: λ has to be
-      tuned with it; Ω of a converged model is small where the loss is flat.
+    - Ω from squared gradients scales with the loss's scale and the batch size, Ω from the path
+      integral with the learning rate and the number of steps: λ has to be tuned with it.
+    - The softmax of ‖Ω_l‖₂ is not scale-free: when the norms differ by more than a few units,
+      one layer takes nearly all of α (rescaling Ω changes α).
     - A fresh head has no meaningful anchor: leave it out of ``params``.
 """
 
@@ -76,7 +92,9 @@ from reglab._core.selection import Selection
 from reglab._core.validation import check_choice, check_number
 from reglab.penalties._anchor import AnchorPenalty, Anchors, per_parameter
 
-__all__ = ["LayerWeights", "WeightedAnchor", "squared_gradient_importance", "weighted_anchor"]
+__all__ = [
+    "LayerWeights", "WeightedAnchor", "importance_softmax", "squared_gradient_importance", "weighted_anchor",
+]
 
 HIERARCHICAL = Paper(
     authors="Shezheng Song, Hao Xu, Jun Ma, Shasha Li, Long Peng, Qian Wan, Xiaodong Liu, Jie Yu",
@@ -90,8 +108,9 @@ HIERARCHICAL = Paper(
 class LayerWeights(Enum):
     """How the per-layer coefficients α_l are set."""
 
-    DYNAMIC = "dynamic"  # α_l = R_l / Σ_j R_j, recomputed each call, detached
+    DYNAMIC = "dynamic"  # α_l = R_l / Σ_j R_j, recomputed each call, detached (a reading, not the paper's)
     UNIFORM = "uniform"  # α_l = 1
+    IMPORTANCE_SOFTMAX = "importance-softmax"  # α_l = softmax_l(‖Ω_l‖₂), from Ω alone
 
 
 def weighted_anchor(
@@ -110,12 +129,22 @@ def weighted_anchor(
     per_layer = per_layer.index_add(0, layer_of.to(per_tensor.device), per_tensor)
     if alpha is LayerWeights.UNIFORM:
         return per_layer.sum()
+    if alpha is LayerWeights.IMPORTANCE_SOFTMAX:
+        return (importance_softmax(importance, layer_of).to(per_layer) * per_layer).sum()
     if alpha is LayerWeights.DYNAMIC:
         r = per_layer.detach()
         total = r.sum()
         weights = torch.where(total > 0, r / total.clamp_min(torch.finfo(r.dtype).tiny), 1.0)
         return (weights * per_layer).sum()
     return (alpha.to(per_layer) * per_layer).sum()
+
+
+def importance_softmax(importance: list[torch.Tensor], layer_of: torch.Tensor) -> torch.Tensor:
+    """α_l = exp(‖Ω_l‖₂) / Σ_j exp(‖Ω_j‖₂), ‖Ω_l‖₂ the 2-norm of all Ω entries of layer l."""
+    squares = torch.stack([o.detach().square().sum() for o in importance])
+    per_layer = torch.zeros(int(layer_of.max()) + 1, dtype=squares.dtype, device=squares.device)
+    per_layer = per_layer.index_add(0, layer_of.to(squares.device), squares)
+    return torch.softmax(per_layer.sqrt(), dim=0)
 
 
 def squared_gradient_importance(

@@ -20,6 +20,14 @@ permuted-mnist1d   mnist1d as such a sequence (plasticity: ``reglab.bench.tasks.
 bit-flipping       slowly-changing regression, online, batch size 1 (Dohare et al. 2024)
 finetune-digits    pretrain on digits 0–4 (cached), fine-tune on 10 images per class of 5–9;
                    ``shift_acc`` on a shifted, noisier test set
+finetune-mnist1d   the same on mnist1d signals (1-D CNN); ``shift_acc`` on a second generator
+                   run with more noise and shear
+diffusion-2d       a tiny DDPM on 8 Gaussians on a circle; sliced Wasserstein of its samples to
+                   fresh data (``sample_swd``); ``gamma``: DDPM-IP's input perturbation
+hmm-text           next token of text from a fixed random hidden Markov model, windows of 8
+                   tokens (language modelling; known entropy floor); 2-layer LSTM
+self-distill-      digits without labels: a student MLP against its EMA teacher on two
+digits             augmented views (representation collapse; ``tasks.self_distill``)
 =================  =========================================================================
 
 To add a task: a module here with its option dataclass, its ``Task`` subclass and a ``TASKS``
@@ -35,14 +43,25 @@ tuple of instances, listed in ``_MODULES`` below.
 >>> get_task("digit")
 Traceback (most recent call last):
 ...
-reglab._core.registry.UnknownNameError: unknown task 'digit' (did you mean 'digits' or 'noisy-digits' or 'permuted-digits'?); tasks: bit-flipping, digits, finetune-digits, mnist1d, modular-addition, noisy-digits, noisy-mnist1d, permuted-digits, permuted-mnist1d
+reglab._core.registry.UnknownNameError: unknown task 'digit' (did you mean 'digits' or 'noisy-digits' or 'permuted-digits'?); tasks: bit-flipping, diffusion-2d, digits, finetune-digits, finetune-mnist1d, hmm-text, mnist1d, modular-addition, noisy-digits, noisy-mnist1d, permuted-digits, permuted-mnist1d, self-distill-digits
 """
 
 from __future__ import annotations
 
 from reglab._core.registry import UnknownNameError
 from reglab._core.validation import did_you_mean
-from reglab.bench.tasks import bit_flipping, digits, finetune, mnist1d, modular_addition, permuted
+from reglab.bench.tasks import (
+    bit_flipping,
+    diffusion_2d,
+    digits,
+    finetune,
+    finetune_mnist1d,
+    hmm_text,
+    mnist1d,
+    modular_addition,
+    permuted,
+    self_distill,
+)
 from reglab.bench.tasks.base import Budget, DataOptions, Task
 from reglab.bench.tasks.digits import Digits, DigitsOptions
 from reglab.bench.tasks.mnist1d import Mnist1d, Mnist1dOptions
@@ -62,7 +81,8 @@ __all__ = [
     "get_task",
 ]
 
-_MODULES = (modular_addition, digits, mnist1d, finetune, permuted, bit_flipping)
+_MODULES = (modular_addition, digits, mnist1d, finetune, finetune_mnist1d, permuted, bit_flipping,
+            hmm_text, self_distill, diffusion_2d)
 
 
 def _collect() -> dict[str, Task]:

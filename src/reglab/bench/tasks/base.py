@@ -20,6 +20,7 @@ from reglab._core.validation import check_choice, check_int, check_number
 from reglab.bench import datasets, streams
 from reglab.bench._config import from_mapping
 from reglab.bench.datasets import NoiseMode, Split
+from reglab.bench.final_measures import OptionalMeasure
 from reglab.bench.models import Arch, ModelSpec
 from reglab.bench.optimizers import OptimizerSpec
 from reglab.bench.user_data import load_user_data
@@ -27,17 +28,23 @@ from reglab.bench.user_data import load_user_data
 
 @dataclass(frozen=True)
 class Budget:
-    """steps >= 1 optimizer steps; batch_size (None: full batch); eval_every >= 1 steps."""
+    """steps >= 1 optimizer steps; batch_size (None: full batch); eval_every >= 1 steps;
+    measures: costly end-of-run measures to add (``final_measures.OptionalMeasure``)."""
 
     steps: int
     batch_size: int | None
     eval_every: int
+    measures: tuple[str, ...] | list[str] = ()
 
     def __post_init__(self) -> None:
         check_int("steps", self.steps, low=1)
         check_int("eval_every", self.eval_every, low=1)
         if self.batch_size is not None:
             check_int("batch_size", self.batch_size, low=1)
+        if isinstance(self.measures, str) or not isinstance(self.measures, (tuple, list)):
+            raise ValueError(f"budget.measures must be a list of names, got {self.measures!r}")
+        for name in self.measures:
+            check_choice("budget.measures", name, OptionalMeasure)
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,8 @@ class Task:
     optimizer: ClassVar[OptimizerSpec]
     budget: ClassVar[Budget]
     archs: ClassVar[tuple[Arch, ...]]
+    # the harness saves each done run's final weights (``reglab.bench.run_weights``)
+    keep_weights: ClassVar[bool] = False
 
     def __init__(self, name: str, summary: str, **defaults: Any) -> None:
         self.name, self.summary, self.defaults = name, summary, dict(defaults)

@@ -20,6 +20,14 @@ quarter of the run, leaving out the first window, where the network first learns
 Flips, random bits and the target come from the run seed's ``bit-flipping`` stream (the same
 for every arm at a seed); initialization from its ``init`` stream.
 
+Many seeds at once: ``train_seeds(configs)`` runs configs that differ only by their seed as one
+network of stacked weights (``torch.func.stack_module_state`` + ``vmap``: one batched matmul a
+layer for all learners, one optimizer over the stacked tensors, whose updates are elementwise and
+so per seed), for the plain recipe (no methods; continual backprop's replacements are per
+learner and run one seed at a time) and models without dropout or batch norm. Its results are
+those of ``train`` per seed (up to float rounding of the batched matmul); the training time
+of the batch is shared equally among its runs.
+
 Reference: Shibhansh Dohare et al., Loss of Plasticity in Deep Continual Learning, Nature 632,
 2024, arXiv:2306.13812 (slowly-changing regression: m = 20, f = 15, F = 10⁴, 100 target units,
 β = 0.7, 5 learner units, 10⁶ examples, error per 4·10⁴ examples).
@@ -27,8 +35,10 @@ Reference: Shibhansh Dohare et al., Loss of Plasticity in Deep Continual Learnin
 
 from __future__ import annotations
 
+import copy
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -38,7 +48,7 @@ from torch import nn
 from reglab._core.validation import check_int, check_number
 from reglab.bench import streams
 from reglab.bench._config import from_mapping
-from reglab.bench.models import Arch, ModelSpec, build_model
+from reglab.bench.models import Arch, ModelSpec, Norm, build_model
 from reglab.bench.optimizers import OptimizerName, OptimizerSpec
 from reglab.bench.tasks.base import Budget, Task
 from reglab.bench.tasks.permuted import layer_means
@@ -109,8 +119,7 @@ class BitFlipping(Task):
         from reglab.bench.recipes import build_step
 
         options = self.options(config.data)
-        if config.batch_size not in (None, 1):
-            raise ValueError(f"bit-flipping is online: budget.batch_size must be 1, got {config.batch_size}")
+        _check_online(config)
         spec = self.check_model(from_mapping(ModelSpec, config.model, "model"))
         torch.manual_seed(streams.seed_of(config.seed, streams.Stream.INIT))
         model = build_model(spec, (options.num_inputs,), 1)
@@ -121,32 +130,134 @@ class BitFlipping(Task):
 
     def train(self, config: Any, cache_dir: Any) -> Any:
         """Online training over the run's ``steps`` examples (``reglab.bench.train`` calls it)."""
-        from reglab.bench.runs import Status
-        from reglab.bench.train import RunResult, _set_lr
+        from reglab.bench.train import _set_lr
 
         options, spec, model, opt_spec, step = self._setup(config)
         x, y = stream(options, config.steps, streams.generator(config.seed, DATA_STREAM))
         x, y = x.to(spec.torch_dtype), y.to(spec.torch_dtype)
-        curves: list[tuple[int, str, float]] = []
-        windows: list[float] = []
-        errors: list[float] = []
-        status, message, train_time, t = Status.DONE, "", 0.0, 0
+        log = _Log(config.steps, config.eval_every)
+        train_time = 0.0
         model.train()
         for t in range(1, config.steps + 1):
             _set_lr(step.optimizer, opt_spec.lr_at(t, config.steps))
             start = time.perf_counter()
             error = float(step.step(model, x[t - 1 : t], y[t - 1 : t]))
             train_time += time.perf_counter() - start
-            if not math.isfinite(error):
-                status, message = Status.DIVERGED, f"loss became {error} at example {t}"
+            if not log.add(t, error):
                 break
-            errors.append(error)
-            if t % config.eval_every == 0 or t == config.steps:
-                windows.append(sum(errors) / len(errors))
-                curves.append((t, "window_error", windows[-1]))
-                errors = []
-        metrics = error_summary(windows) if windows else {}
-        if status is Status.DONE:
+        return log.result(model, x, options, train_time)
+
+    def train_seeds(self, configs: Sequence[Any]) -> list[Any]:
+        """The results of ``configs`` (equal but for the seed) trained as one vectorized run."""
+        from reglab.bench.train import _set_lr
+
+        config = _check_seeds(configs)
+        options = self.options(config.data)
+        spec = self.check_model(from_mapping(ModelSpec, config.model, "model"))
+        if spec.dropout > 0 or spec.norm is Norm.BATCH:
+            raise ValueError("train_seeds: models with dropout or batch norm run one seed at a time")
+        _check_online(config)
+        models = []
+        for c in configs:  # each seed's initialization, as train() draws it
+            torch.manual_seed(streams.seed_of(c.seed, streams.Stream.INIT))
+            models.append(build_model(spec, (options.num_inputs,), 1))
+        params, buffers = torch.func.stack_module_state(models)
+        base = copy.deepcopy(models[0]).to("meta")
+
+        def forward(p: dict[str, torch.Tensor], b: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+            return torch.func.functional_call(base, (p, b), (x,))
+
+        batched = torch.func.vmap(forward)
+        data = [stream(options, config.steps, streams.generator(c.seed, DATA_STREAM)) for c in configs]
+        xs = torch.stack([x for x, _ in data]).to(spec.torch_dtype)  # (S, n, m)
+        ys = torch.stack([y for _, y in data]).to(spec.torch_dtype)  # (S, n, 1)
+        opt_spec = from_mapping(OptimizerSpec, config.optimizer, "optimizer")
+        optimizer = opt_spec.build(params.values())
+        logs = [_Log(config.steps, config.eval_every) for _ in configs]
+        live = list(range(len(configs)))
+        train_time = 0.0
+        for t in range(1, config.steps + 1):
+            _set_lr(optimizer, opt_spec.lr_at(t, config.steps))
+            start = time.perf_counter()
+            optimizer.zero_grad()
+            out = batched(params, buffers, xs[:, t - 1 : t])
+            errors = ((out - ys[:, t - 1 : t]) ** 2).mean(dim=(1, 2))  # each seed's MSELoss
+            errors.sum().backward()  # the sum: each seed's gradient is its own loss's
+            optimizer.step()
+            train_time += time.perf_counter() - start
+            values = errors.detach().tolist()
+            live = [i for i in live if logs[i].add(t, values[i])]
+            if not live:
+                break
+        results = []
+        for i, log in enumerate(logs):
+            model = copy.deepcopy(models[i])
+            model.load_state_dict({k: v[i].detach() for k, v in {**params, **buffers}.items()})
+            results.append(log.result(model, xs[i], options, train_time / len(configs)))
+        return results
+
+
+def _check_online(config: Any) -> None:
+    if config.batch_size not in (None, 1):
+        raise ValueError(f"bit-flipping is online: budget.batch_size must be 1, got {config.batch_size}")
+
+
+def _check_seeds(configs: Sequence[Any]) -> Any:
+    """The shared config of ``configs``, refused unless they differ only by seed and have no methods."""
+    if not configs:
+        raise ValueError("train_seeds needs at least one config")
+    first = configs[0]
+    if first.task != "bit-flipping":
+        raise ValueError(f"train_seeds runs bit-flipping configs, got task {first.task!r}")
+    if first.methods:
+        raise ValueError(
+            f"train_seeds runs the plain recipe only (no methods), got {[m['name'] for m in first.methods]}"
+        )
+    shared = {k: v for k, v in first.to_dict().items() if k != "seed"}
+    for c in configs[1:]:
+        if {k: v for k, v in c.to_dict().items() if k != "seed"} != shared:
+            raise ValueError(f"train_seeds: configs must differ only by their seed (seed {c.seed} differs)")
+    if len({c.seed for c in configs}) != len(configs):
+        raise ValueError("train_seeds: each seed once")
+    return first
+
+
+class _Log:
+    """One run's online errors, window errors and status; ``result`` makes its ``RunResult``."""
+
+    def __init__(self, steps: int, window: int) -> None:
+        from reglab.bench.runs import Status
+
+        self.steps, self.window = steps, window
+        self.errors: list[float] = []
+        self.windows: list[float] = []
+        self.curves: list[tuple[int, str, float]] = []
+        self.status, self.message, self.t = Status.DONE, "", 0
+
+    def add(self, t: int, error: float) -> bool:
+        """Record example ``t``'s error; False when the run diverged there (stop it)."""
+        from reglab.bench.runs import Status
+
+        self.t = t
+        if not math.isfinite(error):
+            self.status, self.message = Status.DIVERGED, f"loss became {error} at example {t}"
+            return False
+        self.errors.append(error)
+        if t % self.window == 0 or t == self.steps:
+            self.windows.append(sum(self.errors) / len(self.errors))
+            self.curves.append((t, "window_error", self.windows[-1]))
+            self.errors = []
+        return True
+
+    def result(
+        self, model: nn.Module, x: torch.Tensor, options: BitFlippingOptions, train_time: float
+    ) -> Any:
+        """The run's ``RunResult``; the plasticity stats of ``model`` on a probe after ``x``."""
+        from reglab.bench.runs import Status
+        from reglab.bench.train import RunResult
+
+        metrics = error_summary(self.windows) if self.windows else {}
+        if self.status is Status.DONE:
             probe = torch.cat([x[-1:, : options.flipping].expand(1024, -1),
                                torch.randint(0, 2, (1024, options.num_inputs - options.flipping),
                                              generator=torch.Generator().manual_seed(0)).to(x.dtype)], 1)
@@ -154,9 +265,10 @@ class BitFlipping(Task):
             metrics.update({"dead_fraction_last": means["dead_fraction"],
                             "effective_rank_last": means["effective_rank"]})
         else:
-            metrics["diverged_step"] = float(t)
+            metrics["diverged_step"] = float(self.t)
         metrics.update({"train_s": train_time, "eval_s": 0.0})
-        return RunResult(status, metrics, curves, message, step_ms=1000 * train_time / max(t, 1))
+        return RunResult(self.status, metrics, self.curves, self.message,
+                         step_ms=1000 * train_time / max(self.t, 1))
 
 
 TASKS = (

@@ -9,9 +9,12 @@ seed, and the other images of those classes as the test set. The head (the last 
 is not loaded: it keeps its fresh initialization (the run seed's ``init`` stream). The shifted
 test set (``shift_acc``) is the same test images moved ``shift_pixels`` to the right and down
 (the uncovered pixels are background) plus Gaussian noise of standard deviation ``shift_noise``
-(in standardized pixel units), drawn from the split seed. Pixels are standardized by the
-source images' mean and standard deviation. A user's data file is refused (the source must
-match the target's inputs).
+(in standardized pixel units), drawn from the split seed. With ``val_per_class`` > 0, that
+many further images per target class are held out of the test set as a validation set
+(``Split.x_val``: model soups choose their members on it, never on the test set). Pixels are
+standardized by the source images' mean and standard deviation. A user's data file is refused
+(the source must match the target's inputs). The harness keeps each run's final weights
+(``keep_weights``), so claims can average or merge the fine-tuned models afterwards.
 
 >>> from reglab.bench.tasks import get_task
 >>> task = get_task("finetune-digits")
@@ -24,7 +27,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +37,7 @@ from torch import nn
 from reglab._core.validation import check_int, check_number
 from reglab.bench import pretrained
 from reglab.bench.datasets import Split
-from reglab.bench.models import Arch, ModelSpec, build_model
+from reglab.bench.models import Arch, ModelSpec
 from reglab.bench.optimizers import OptimizerName, OptimizerSpec
 from reglab.bench.tasks.base import Budget, DataOptions, Task
 
@@ -43,12 +46,12 @@ TARGET_CLASSES = (5, 6, 7, 8, 9)
 
 
 @dataclass(frozen=True)
-class FinetuneDigitsOptions(DataOptions):
-    """shots per target class; the shifted test set; the pretraining settings."""
+class FinetuneOptions(DataOptions):
+    """Every fine-tuning task's options: shots and validation images per target class, and the
+    pretraining settings."""
 
     shots: int = 10
-    shift_pixels: int = 1
-    shift_noise: float = 1.0
+    val_per_class: int = 0
     pretrain_steps: int = 500
     pretrain_lr: float = 1e-3
     pretrain_batch_size: int = 64
@@ -58,17 +61,45 @@ class FinetuneDigitsOptions(DataOptions):
         super().__post_init__()
         if self.data_file is not None:
             raise ValueError(
-                "finetune-digits makes its own source and target splits; data_file is not supported"
+                "fine-tuning tasks make their own source and target splits; data_file is not "
+                "supported"
             )
         check_int("shots", self.shots, low=1, high=100)
-        check_int("shift_pixels", self.shift_pixels, low=0, high=7)
-        check_number("shift_noise", self.shift_noise, low=0)
+        check_int("val_per_class", self.val_per_class, low=0, high=100)
         self.pretraining()  # checks the pretraining settings
 
     def pretraining(self) -> pretrained.Pretraining:
         return pretrained.Pretraining(
             self.pretrain_steps, self.pretrain_lr, self.pretrain_batch_size, self.pretrain_seed
         )
+
+
+@dataclass(frozen=True)
+class FinetuneDigitsOptions(FinetuneOptions):
+    """shots per target class; the shifted test set; the pretraining settings."""
+
+    shift_pixels: int = 1
+    shift_noise: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_int("shift_pixels", self.shift_pixels, low=0, high=7)
+        check_number("shift_noise", self.shift_noise, low=0)
+
+
+def few_shot(
+    y: torch.Tensor, shots: int, val: int, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Indices (train, validation, test) into ``y`` over ``TARGET_CLASSES``: per class, in a
+    seeded permutation, the first ``shots``, the next ``val``, and the rest."""
+    parts: tuple[list[torch.Tensor], ...] = ([], [], [])
+    for c in TARGET_CLASSES:
+        idx = torch.nonzero(y == c).flatten()
+        idx = idx[torch.randperm(len(idx), generator=gen)]
+        for part, chosen in zip(parts, (idx[:shots], idx[shots : shots + val], idx[shots + val :])):
+            part.append(chosen)
+    tr, va, te = (torch.cat(p) for p in parts)
+    return tr, va, te
 
 
 def _digits() -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,26 +135,21 @@ class FinetuneDigits(Task):
     optimizer = OptimizerSpec(OptimizerName.ADAM, lr=1e-3)
     budget = Budget(steps=200, batch_size=None, eval_every=20)
     archs = (Arch.CNN, Arch.MLP)
+    keep_weights = True
 
     def generate(self, options: Any, split_seed: int, cache_dir: Path | None) -> Split:
         x, y = _digits()
         _, _, mean, std = source_data()
         x = (x - mean) / std
         gen = torch.Generator().manual_seed(split_seed)
-        train: list[torch.Tensor] = []
-        test: list[torch.Tensor] = []
-        for c in TARGET_CLASSES:
-            idx = torch.nonzero(y == c).flatten()
-            idx = idx[torch.randperm(len(idx), generator=gen)]
-            train.append(idx[: options.shots])
-            test.append(idx[options.shots :])
-        tr, te = torch.cat(train), torch.cat(test)
+        tr, va, te = few_shot(y, options.shots, options.val_per_class, gen)
         y_target = y - TARGET_CLASSES[0]
         fill = (0.0 - mean) / std  # a blank pixel
         x_shift = shifted(x[te], options.shift_pixels, options.shift_noise, fill, gen)
         return Split(
             x[tr], y_target[tr], x[te], y_target[te], y_target[tr], len(TARGET_CLASSES),
             x_shift=x_shift, y_shift=y_target[te],
+            **({"x_val": x[va], "y_val": y_target[va]} if len(va) else {}),
         )
 
     def start(
@@ -131,17 +157,7 @@ class FinetuneDigits(Task):
     ) -> None:
         """Load the pretrained weights (all but the head), pretraining them if not cached."""
         xs, ys, _, _ = source_data()
-        settings = options.pretraining()
-        key = pretrained.cache_key("finetune-digits", spec.as_dict(), asdict(settings))
-        state = pretrained.pretrained_state(
-            lambda: build_model(spec, tuple(xs.shape[1:]), len(SOURCE_CLASSES)),
-            xs.to(spec.torch_dtype),
-            ys,
-            settings,
-            key,
-            cache_dir,
-        )
-        pretrained.load_start(model, state)
+        pretrained.start_from(model, spec, "finetune-digits", xs, ys, options.pretraining(), cache_dir)
 
 
 TASKS = (

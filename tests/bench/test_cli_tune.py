@@ -1,9 +1,13 @@
 """reglab tune: the validation split, search spaces, deterministic (resumable) search, the CLI."""
 
 import math
+import signal
+import subprocess
+import sys
 
 import pytest
 import torch
+from bench_helpers import STOPPING_CLI
 
 from reglab._cli.main import main
 from reglab.bench.recipes import load_recipe
@@ -149,3 +153,63 @@ def test_tune_cli_runs_prints_the_best_writes_the_plot_and_resumes(tmp_path, cap
     bad = [*argv[:6], "methods.3.strength=log:1:2", *argv[7:]]
     assert main(bad) == 2
     assert "has 1" in " ".join(capsys.readouterr().err.split())
+
+
+def _tune_argv(results, sampler):
+    return [
+        "tune",
+        "--task",
+        "digits",
+        "--recipe",
+        "l2",
+        "--param",
+        "methods.0.strength=log:1e-4:1e-1",
+        "--trials",
+        "5",
+        "--sampler",
+        sampler,
+        "--results",
+        str(results),
+        *TINY,
+    ]
+
+
+def _stored(path):
+    with Store(path, readonly=True) as store:
+        return sorted((r.key, r.config.methods[0]["args"]["strength"]) for r in store.runs())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["sigkill", "ctrl-c"])
+@pytest.mark.parametrize("sampler", ["grid", "tpe"])
+def test_a_killed_tune_resumes_without_repeating_a_trial(tmp_path, sig, sampler):
+    """A real process is stopped after its 3rd stored trial (mid-way through TPE's 2nd batch),
+    then started again: the 5 trials are those of an uninterrupted search, each run once."""
+    if sampler == "tpe":
+        pytest.importorskip("optuna", reason="the tpe sampler needs the tune extra (optuna)")
+    whole = tmp_path / "whole"
+    assert main(_tune_argv(whole, sampler)) == 0
+    stopped = tmp_path / "stopped"
+    proc = subprocess.run(
+        [sys.executable, "-c", STOPPING_CLI, "3", str(int(sig)), *_tune_argv(stopped, sampler)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == (130 if sig == signal.SIGINT else -signal.SIGKILL), proc.stderr
+    assert len(_stored(stopped / "results.db")) == 3
+    writes = []
+    original = Store.write
+
+    def counting_write(self, config, result):
+        writes.append(config.key)
+        original(self, config, result)
+
+    Store.write = counting_write
+    try:
+        assert main(_tune_argv(stopped, sampler)) == 0
+    finally:
+        Store.write = original
+    assert len(writes) == 2 and len(set(writes)) == 2  # only the 2 missing trials ran
+    assert _stored(stopped / "results.db") == _stored(whole / "results.db")

@@ -1,0 +1,49 @@
+"""permuted-digits and permuted-mnist1d: permutations, task splits, the end-of-sequence summary."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from reglab.bench.measures import Measure
+from reglab.bench.recipes import load_recipe
+from reglab.bench.tasks import get_task
+from reglab.bench.tasks.permuted import permutations, permute, summarize
+
+
+def test_permute_reorders_flattened_features_in_place_of_shape():
+    x = torch.arange(2 * 1 * 2 * 2.0).reshape(2, 1, 2, 2)
+    perm = torch.tensor([3, 0, 2, 1])
+    out = permute(x, perm)
+    assert out.shape == x.shape
+    for i in range(2):  # plain loop reference
+        flat = x[i].flatten()
+        assert torch.equal(out[i].flatten(), torch.stack([flat[j] for j in perm.tolist()]))
+
+
+def test_permutations_depend_on_seed_only():
+    a, b = permutations(64, 3, seed=1), permutations(64, 3, seed=1)
+    assert all(torch.equal(p, q) for p, q in zip(a, b))
+    assert not torch.equal(a[0], permutations(64, 3, seed=2)[0])
+    assert not torch.equal(a[0], a[1])
+    assert all(torch.equal(p.sort().values, torch.arange(64)) for p in a)
+
+
+def test_summarize_means_of_first_and_last_tasks():
+    ends = [{"task_acc": a, "dead_fraction": d, "effective_rank": r}
+            for a, d, r in [(0.9, 0.0, 10.0), (0.8, 0.1, 9.0), (0.5, 0.2, 8.0), (0.3, 0.4, 5.0)]]
+    out = summarize(ends, 2)
+    assert out["first_tasks_acc"] == pytest.approx(0.85)
+    assert out["last_tasks_acc"] == pytest.approx(0.4)
+    assert out["task_acc_drop"] == pytest.approx(0.45)
+    assert out["dead_fraction_growth"] == pytest.approx(0.3 - 0.05)
+    assert out["effective_rank_drop"] == pytest.approx(9.5 - 6.5)
+
+
+def test_new_measures_and_recipes_are_known():
+    assert Measure.parse("last_tasks_acc").range == (0.0, 1.0)
+    assert Measure.parse("max(task_acc)").needs_curve
+    assert Measure.parse("error_growth").kind == "final"
+    for name in ("continual-backprop", "shrink-perturb", "shrink-perturb-task", "spectral"):
+        assert load_recipe(name).methods
+    assert get_task("permuted-mnist1d").options().num_tasks == 10
