@@ -112,6 +112,7 @@ def test_a_killed_tune_resumes_without_repeating_a_trial(tmp_path, sig, sampler)
     whole = tmp_path / "whole"
     assert main(_tune_argv(whole, sampler)) == 0
     stopped = tmp_path / "stopped"
+    # STOPPING_CLI resets SIGINT to Python's handler in the child (a background job ignores it)
     proc = subprocess.run(
         [sys.executable, "-c", STOPPING_CLI, "3", str(int(sig)), *_tune_argv(stopped, sampler)],
         stdout=subprocess.DEVNULL,

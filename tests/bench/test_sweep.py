@@ -72,6 +72,7 @@ def count(path):
 def start_then_stop(results, sig, stop_at=2, workers=1):
     """Run the CLI sweep until ``stop_at`` runs are stored, then ``sig``; its code and stderr."""
     argv = [*CLI[3:], "--results", str(results), "--workers", str(workers)]
+    # STOPPING_CLI resets SIGINT to Python's handler in the child (a background job ignores it)
     proc = subprocess.run(
         [sys.executable, "-c", STOPPING_CLI, str(stop_at), str(int(sig)), *argv],
         stdout=subprocess.DEVNULL,
