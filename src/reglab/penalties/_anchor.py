@@ -28,6 +28,14 @@ def l2_anchor(params: list[torch.Tensor], anchors: list[torch.Tensor]) -> torch.
     return elementwise_norms(torch._foreach_sub(params, anchors), l1=0.0, l2=1.0)
 
 
+def add_anchor_gradient_(
+    grads: list[torch.Tensor], params: list[torch.Tensor], anchors: list[torch.Tensor], lam: float
+) -> None:
+    """``grads += lam·(w − a)`` in place: the gradient of ``lam·l2_anchor(params, anchors)``."""
+    torch._foreach_add_(grads, params, alpha=lam)
+    torch._foreach_add_(grads, anchors, alpha=-lam)
+
+
 def per_parameter(
     what: str,
     given: Sequence[torch.Tensor] | Mapping[str, torch.Tensor],

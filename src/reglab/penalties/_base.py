@@ -4,15 +4,30 @@ Non-finite parameters are refused twice: when the penalty is built (one fused re
 selection) and, on CPU, whenever ``forward()`` produces a non-finite value; the error names the
 first parameter holding NaN or Inf. On an accelerator the per-call check is skipped because it
 would synchronise the device every step; call ``pen.selection.check_finite()`` yourself there.
+
+Two ways to apply a penalty (the same gradient either way, tested equal in float64):
+
+- as a loss term, the default: ``loss = task_loss + pen()``; autograd differentiates it;
+- inside the optimizer step, opt-in: ``pen.attach(optimizer)`` adds λ·∇R(w) to the selected
+  parameters' ``.grad`` before every ``optimizer.step()``, as the optimizer's own weight decay
+  does, and ``pen()`` then returns the value detached, for logging only. L1, L2, elastic net,
+  L2-init and L2-SP add a closed-form gradient (one or two in-place foreach ops, no value, no
+  autograd node: a step costs what ``SGD(weight_decay=...)`` costs, issue 17); the others
+  differentiate ``λ·R`` once per step with ``torch.autograd.grad``. The gradient is added once per
+  optimizer step, after any clipping or ``GradScaler`` unscaling (as weight decay is), so with
+  gradient accumulation it counts once per window, not once per micro-batch.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from reglab._core.schedules import Schedule, Strength
 from reglab._core.selection import Selection, as_selection
@@ -39,6 +54,8 @@ class ParameterPenalty(nn.Module):
         except ValueError as err:
             raise ValueError(f"params must hold finite values: {err}") from None
         self.strength = Strength(check_strength("strength", strength))
+        self._step_hook: RemovableHandle | None = None
+        self._attached_to: weakref.ref[torch.optim.Optimizer] | None = None
 
     def value(self, params: list[torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
@@ -47,10 +64,98 @@ class ParameterPenalty(nn.Module):
         """``lam * value(params)``; a subclass may fold ``lam`` into its computation (speed)."""
         return lam * self.value(params)
 
+    def add_gradient_(self, params: list[torch.Tensor], grads: list[torch.Tensor], lam: float) -> None:
+        """``grads += ∇(lam·R)(params)`` in place. This default differentiates ``scaled_value``;
+        penalties with a closed-form gradient override it (no value, no autograd node)."""
+        with torch.enable_grad():
+            out = self.scaled_value(params, lam)
+        if out.device.type == "cpu" and not math.isfinite(out.item()):
+            self._raise_non_finite(out)
+        trained = [(p, g) for p, g in zip(params, grads) if p.requires_grad]
+        parts = torch.autograd.grad(out, [p for p, _ in trained], allow_unused=True)
+        used = [(g, d) for (_, g), d in zip(trained, parts) if d is not None]
+        if used:
+            torch._foreach_add_([g for g, _ in used], [d for _, d in used])
+
+    def attach(self, optimizer: torch.optim.Optimizer) -> RemovableHandle:
+        """Apply the penalty inside ``optimizer.step()`` instead of as a loss term.
+
+        Before every step, λ·∇R(w) is added to the ``.grad`` of the selected parameters that
+        require a gradient (a missing ``.grad`` starts at zero, as ``loss + pen()`` would give),
+        and the strength's step counter advances (in training mode). Do not add ``pen()`` to the
+        loss as well: while attached it returns the value detached, evaluated as in eval mode
+        (it changes no state: running estimates advance in the step). Every selected parameter
+        must be one the optimizer updates. Attaching to the same optimizer twice keeps one hook;
+        ``detach()`` removes it. The hook is wiring, not state: ``state_dict()`` is unchanged.
+        """
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        if self._step_hook is not None and self._attached_to is not None and self._attached_to() is optimizer:
+            return self._step_hook
+        stepped = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        missing = [name for name, p in self.selection.named if id(p) not in stepped]
+        if missing:
+            raise ValueError(
+                f"optimizer does not update {len(missing)} of the {len(self.selection)} selected "
+                f"parameters (first: {missing[0]!r}); attach the penalty to the optimizer that "
+                "steps them, or select fewer parameters"
+            )
+        self.detach()
+        self._attached_to = weakref.ref(optimizer)
+        self._step_hook = optimizer.register_step_pre_hook(self._before_step)
+        return self._step_hook
+
+    def detach(self) -> None:
+        """Stop adding the gradient in the optimizer step; ``pen()`` is a loss term again."""
+        if self._step_hook is not None:
+            self._step_hook.remove()
+        self._step_hook, self._attached_to = None, None
+
+    @property
+    def attached(self) -> bool:
+        """Whether the penalty is applied inside an optimizer's step (``attach``)."""
+        return self._step_hook is not None
+
+    def _detached_value(self, params: list[torch.Tensor], lam: float) -> torch.Tensor:
+        """λ·R(w) without a graph and without side effects: evaluated in eval mode, so running
+        estimates (spectral's power iteration) advance only in the optimizer step."""
+        if lam == 0.0:
+            return params[0].new_zeros(())
+        training = self.training
+        self.train(False)
+        try:
+            with torch.no_grad():
+                return self.scaled_value(params, lam)
+        finally:
+            self.train(training)
+
+    def _before_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        params = self.selection.params()
+        strength = self.strength
+        lam = strength()
+        if self.training:
+            strength.advance()
+        if lam == 0.0:
+            return
+        grads = []
+        for p in params:
+            if not p.requires_grad:  # frozen: no gradient, as under autograd (a scratch target)
+                grads.append(torch.zeros_like(p))
+                continue
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            elif p.grad.is_sparse:
+                raise ValueError(f"{type(self).__name__}.attach does not support sparse gradients")
+            grads.append(p.grad)
+        with torch.no_grad():
+            self.add_gradient_(params, grads, lam)
+
     def forward(self) -> torch.Tensor:
         params = self.selection.params()
         strength = self.strength  # one submodule look-up (they cost a µs each)
         lam = strength()
+        if self._step_hook is not None:  # attached: the step adds the gradient; a value to log
+            return self._detached_value(params, lam)
         if self.training:
             strength.advance()
         if lam == 0.0:

@@ -100,6 +100,18 @@ def _differentiable_grads(
     return grads
 
 
+def add_elementwise_norms_gradient_(
+    grads: Sequence[torch.Tensor], params: Sequence[torch.Tensor], l1: float, l2: float
+) -> None:
+    """``grads += l1·sign(w) + l2·w`` in place: the gradient of ``elementwise_norms(params, l1,
+    l2)`` without its value, one ``_foreach_sign`` and one or two in-place foreach adds (the
+    optimizer-step form of ``ParameterPenalty.attach``, as ``torch.optim.SGD`` adds its decay)."""
+    if l1:
+        torch._foreach_add_(grads, torch._foreach_sign(params), alpha=l1)
+    if l2:
+        torch._foreach_add_(grads, params, alpha=l2)
+
+
 def elementwise_norms(params: Sequence[torch.Tensor], l1: float, l2: float) -> torch.Tensor:
     """``l1·Σ‖w‖₁ + l2·½Σ‖w‖²₂`` over ``params`` (weights ``l1, l2 >= 0``, not both zero)."""
     if not params:

@@ -28,6 +28,10 @@ Reference:
     Perspective. IEEE Signal Processing Magazine, 2023. arXiv:2301.09554 (weight decay and sparse
     regularization of neural networks). The elastic net itself is due to Zou and Hastie (2005).
 
+Applied inside the optimizer step instead of the loss: ``pen.attach(optimizer)`` adds
+λ·(ρ·sign(w) + (1 − ρ)·w) to the gradients before each ``optimizer.step()``; ``pen()`` then returns
+the value detached, to log.
+
 Traps:
     - scikit-learn writes the L2 part as ½·α·(1 − ρ)‖w‖², with the ½; so does this penalty, so the
       L2 coefficient of the gradient is λ(1 − ρ), as in ``torch.optim.SGD``'s weight_decay.
@@ -47,7 +51,7 @@ from reglab._core.schedules import Schedule
 from reglab._core.selection import Selection
 from reglab._core.validation import check_number
 from reglab.penalties._base import ParameterPenalty
-from reglab.penalties._foreach import elementwise_norms
+from reglab.penalties._foreach import add_elementwise_norms_gradient_, elementwise_norms
 
 SPARSE_REGULARIZATION = Paper(
     authors="Rahul Parhi, Robert D. Nowak",
@@ -99,6 +103,10 @@ class ElasticNet(ParameterPenalty):
     def scaled_value(self, params: list[torch.Tensor], lam: float) -> torch.Tensor:
         ratio = self.l1_ratio  # λ inside: no extra op or node
         return elementwise_norms(params, l1=lam * ratio, l2=lam * (1.0 - ratio))
+
+    def add_gradient_(self, params: list[torch.Tensor], grads: list[torch.Tensor], lam: float) -> None:
+        ratio = self.l1_ratio  # grads += λ·(ρ·sign(w) + (1 − ρ)·w)
+        add_elementwise_norms_gradient_(grads, params, l1=lam * ratio, l2=lam * (1.0 - ratio))
 
     def extra_repr(self) -> str:
         return f"l1_ratio={self.l1_ratio}, {super().extra_repr()}"

@@ -31,6 +31,10 @@ Reference:
     Vision Transformers. 2023. arXiv:2307.11988 (L1 "sparse regularization" before magnitude
     pruning).
 
+Applied inside the optimizer step instead of the loss: ``pen.attach(optimizer)`` adds λ·sign(w) to
+the gradients before each ``optimizer.step()`` (no value, no autograd node); ``pen()`` then
+returns the value detached, to log.
+
 Traps:
     - The penalty does not produce exact zeros under (sub)gradient descent; prune by magnitude
       afterwards (as the paper does) or use ``reglab.ProximalL1``.
@@ -50,7 +54,7 @@ from reglab._core.samples import Sample, SampleContext
 from reglab._core.schedules import Schedule
 from reglab._core.selection import Selection
 from reglab.penalties._base import ParameterPenalty
-from reglab.penalties._foreach import elementwise_norms
+from reglab.penalties._foreach import add_elementwise_norms_gradient_, elementwise_norms
 
 SPARSE_THEN_PRUNE = Paper(
     authors="Yogi Prasetyo, Novanto Yudistira, Agus Wahyu Widodo",
@@ -98,3 +102,6 @@ class L1(ParameterPenalty):
 
     def scaled_value(self, params: list[torch.Tensor], lam: float) -> torch.Tensor:
         return elementwise_norms(params, l1=lam, l2=0.0)  # λ inside: no extra op or node
+
+    def add_gradient_(self, params: list[torch.Tensor], grads: list[torch.Tensor], lam: float) -> None:
+        add_elementwise_norms_gradient_(grads, params, l1=lam, l2=0.0)  # grads += λ·sign(w)

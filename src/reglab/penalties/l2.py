@@ -28,6 +28,10 @@ Reference:
     Ilya Loshchilov, Frank Hutter. Decoupled Weight Decay Regularization. ICLR 2019.
     arXiv:1711.05101 (section 2: L2 regularization and weight decay are not identical for Adam).
 
+Applied inside the optimizer step instead of the loss: ``pen.attach(optimizer)`` adds λ·w to the
+gradients before each ``optimizer.step()`` (no value, no autograd node), at the cost of SGD's
+``weight_decay``; ``pen()`` then returns the value detached, to log.
+
 Traps:
     - The ½ factor: λ here is the coefficient of the gradient λw, as in ``torch.optim.SGD``'s
       ``weight_decay``; some papers write λ‖w‖² without it.
@@ -47,7 +51,7 @@ from reglab._core.samples import Sample, SampleContext
 from reglab._core.schedules import Schedule
 from reglab._core.selection import Selection
 from reglab.penalties._base import ParameterPenalty
-from reglab.penalties._foreach import elementwise_norms
+from reglab.penalties._foreach import add_elementwise_norms_gradient_, elementwise_norms
 
 DECOUPLED_WEIGHT_DECAY = Paper(
     authors="Ilya Loshchilov, Frank Hutter",
@@ -95,3 +99,6 @@ class L2(ParameterPenalty):
 
     def scaled_value(self, params: list[torch.Tensor], lam: float) -> torch.Tensor:
         return elementwise_norms(params, l1=0.0, l2=lam)  # λ inside: no extra op or node
+
+    def add_gradient_(self, params: list[torch.Tensor], grads: list[torch.Tensor], lam: float) -> None:
+        add_elementwise_norms_gradient_(grads, params, l1=0.0, l2=lam)  # grads += λ·w

@@ -54,7 +54,7 @@ from reglab._core.registry import Family, Kind, Paper, register
 from reglab._core.samples import Sample, SampleContext
 from reglab._core.schedules import Schedule
 from reglab._core.selection import Selection
-from reglab.penalties._anchor import AnchorPenalty, Anchors
+from reglab.penalties._anchor import AnchorPenalty, Anchors, add_anchor_gradient_
 
 LOSS_OF_PLASTICITY = Paper(
     authors="Shibhansh Dohare, J. Fernando Hernandez-Garcia, Qingfeng Lan, Parash Rahman, "
@@ -93,3 +93,6 @@ class L2Init(AnchorPenalty):
         anchors: Anchors = None,
     ) -> None:
         super().__init__(params, strength, anchors)
+
+    def add_gradient_(self, params: list[torch.Tensor], grads: list[torch.Tensor], lam: float) -> None:
+        add_anchor_gradient_(grads, params, self.anchors(), lam)  # grads += λ·(w − w₀)

@@ -60,7 +60,7 @@ from reglab._core.registry import Family, Kind, Paper, register
 from reglab._core.samples import Sample, SampleContext
 from reglab._core.schedules import Schedule
 from reglab._core.selection import Selection
-from reglab.penalties._anchor import AnchorPenalty, Anchors
+from reglab.penalties._anchor import AnchorPenalty, Anchors, add_anchor_gradient_
 
 INFERENCE_HEURISTICS = Paper(
     authors="Prasetya Ajie Utama, Nafise Sadat Moosavi, Victor Sanh, Iryna Gurevych",
@@ -100,3 +100,6 @@ class L2SP(AnchorPenalty):
         anchors: Anchors = None,
     ) -> None:
         super().__init__(params, strength, anchors)
+
+    def add_gradient_(self, params: list[torch.Tensor], grads: list[torch.Tensor], lam: float) -> None:
+        add_anchor_gradient_(grads, params, self.anchors(), lam)  # grads += λ·(w − w₀)
