@@ -149,6 +149,38 @@ def test_parameter_penalty_without_the_mixin_equals_the_loop():
     cases.assert_same_parameters(model.net, ref)
 
 
+def test_penalty_attached_to_the_optimizer_needs_no_callback():
+    """``pen.attach(opt)`` in ``configure_optimizers``: Lightning's step runs the hook, so a plain
+    LightningModule trains like the loop with the penalty in the loss (float64)."""
+    class Plain(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = cases.net()
+            self.pen = rl.ElasticNet(self.net, strength=0.05, l1_ratio=0.5)
+
+        def training_step(self, batch, batch_idx):
+            x, y, _ = batch
+            self.log("penalty", self.pen())  # detached while attached: logged, not in the loss
+            return torch.nn.functional.cross_entropy(self.net(x), y)
+
+        def configure_optimizers(self):
+            opt = torch.optim.SGD(self.parameters(), lr=0.1, momentum=0.9)
+            self.pen.attach(opt)
+            return opt
+
+    model = Plain()
+    pl.Trainer(accelerator="cpu", devices=1, max_steps=cases.STEPS, logger=False, enable_checkpointing=False,
+               enable_progress_bar=False, enable_model_summary=False).fit(model, loader(cases.BATCH))
+    ref = cases.net()
+    recipe = rl.Recipe([rl.ElasticNet(ref, strength=0.05, l1_ratio=0.5),
+                        torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)])
+    x, y, _ = cases.data()
+    for step in range(cases.STEPS):
+        lo = (step * cases.BATCH) % cases.N
+        recipe.step(ref, x[lo:lo + cases.BATCH], y[lo:lo + cases.BATCH])
+    cases.assert_same_parameters(model.net, ref)
+
+
 def test_optimizer_among_the_methods_is_refused():
     model = cases.net()
     with pytest.raises(TypeError, match="configure_optimizers"):

@@ -232,3 +232,36 @@ def test_attached_zero_strength_adds_nothing():
     opt.step()
     for k, v in model.state_dict().items():
         torch.testing.assert_close(v, before[k], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda params: torch.optim.LBFGS(params, lr=0.5, max_iter=4, line_search_fn="strong_wolfe"),
+    lambda params: rl.SAM(torch.optim.SGD(params, lr=0.1, momentum=0.9), rho=0.05),
+], ids=["lbfgs", "sam"])
+@pytest.mark.parametrize("cls", [rl.L2, rl.ElasticNet, rl.SoftOrthogonal])
+def test_attached_penalty_with_a_closure_equals_the_loss_term(make, cls):
+    """Optimizers that re-evaluate a closure (LBFGS with its line search, SAM at the perturbed
+    weights; Lightning always passes one): the gradient is added after each evaluation and the value
+    to the returned loss, so the trajectory is that of the penalty inside the closure's loss."""
+    ctx = SampleContext()
+    runs = []
+    for attach in (False, True):
+        model = copy.deepcopy(ctx.model)
+        pen = cls(model, strength=0.05)
+        opt = make(model.parameters())
+        if attach:
+            pen.attach(opt)
+
+        def closure(model=model, pen=pen, attach=attach):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(ctx.x), ctx.y)
+            loss = loss if attach else loss + pen()
+            loss.backward()
+            return loss
+
+        losses = [float(opt.step(closure).detach()) for _ in range(3)]
+        runs.append(([p.detach().clone() for p in model.parameters()], losses))
+    (ref, ref_losses), (got, got_losses) = runs
+    for a, b in zip(ref, got):
+        torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-12)
+    assert got_losses == pytest.approx(ref_losses, rel=1e-10)

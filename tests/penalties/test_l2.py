@@ -62,3 +62,51 @@ def test_module_with_strength_folded_in_equals_strength_times_the_loop_value_and
         slow.backward()
     for x, y in zip(a, b):
         torch.testing.assert_close(x.grad, y.grad, rtol=1e-13, atol=0)
+
+
+def _trajectory(make_opt, attach: bool, steps: int = 4, scaler: bool = False) -> list[torch.Tensor]:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3))
+    x, y = torch.randn(16, 5), torch.randint(0, 3, (16,))
+    weights = rl.select(model).params()
+    chosen = {id(p) for p in weights}
+    others = [p for p in model.parameters() if id(p) not in chosen]
+    opt = make_opt([{"params": weights, "weight_decay": 0.0 if attach else 0.3},
+                    {"params": others, "weight_decay": 0.0}])
+    if attach:
+        rl.L2(model, strength=0.3).attach(opt)
+    grad_scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10) if scaler else None
+    out = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        if grad_scaler is None:
+            loss.backward()
+            opt.step()
+        else:  # the scaler unscales before opt.step(): the penalty sees the true gradients
+            grad_scaler.scale(loss).backward()
+            grad_scaler.step(opt)
+            grad_scaler.update()
+        out.extend(p.detach().clone() for p in model.parameters())
+    return out
+
+
+OPTIMIZERS = {
+    "sgd-momentum-foreach": lambda g: torch.optim.SGD(g, lr=0.1, momentum=0.9, foreach=True),
+    "sgd-momentum-loop": lambda g: torch.optim.SGD(g, lr=0.1, momentum=0.9, foreach=False),
+    "adam (coupled decay)": lambda g: torch.optim.Adam(g, lr=1e-2),
+    "rmsprop": lambda g: torch.optim.RMSprop(g, lr=1e-2),
+}
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_attached_l2_is_the_optimizers_own_weight_decay_bit_for_bit(name):
+    """Attached, L2 adds λ·w to the gradients before the step, which is what torch's optimizers do
+    with ``weight_decay`` (coupled): the same trajectory to the last bit, also through GradScaler
+    (powers of two: unscaling is exact)."""
+    make = OPTIMIZERS[name]
+    ref = _trajectory(make, attach=False)
+    for scaler in (False, True):
+        got = _trajectory(make, attach=True, scaler=scaler)
+        for a, b in zip(ref, got):
+            torch.testing.assert_close(b, a, rtol=0, atol=0)

@@ -82,7 +82,10 @@ class ParameterPenalty(nn.Module):
 
         Before every step, λ·∇R(w) is added to the ``.grad`` of the selected parameters that
         require a gradient (a missing ``.grad`` starts at zero, as ``loss + pen()`` would give),
-        and the strength's step counter advances (in training mode). Do not add ``pen()`` to the
+        and the strength's step counter advances (in training mode). When the step is given a
+        closure (Lightning always passes one; LBFGS, SAM), the gradient is added after each
+        evaluation of the closure and the value to the loss it returns; attach the penalty to the
+        optimizer whose ``step`` you call (the wrapper, for ``reglab.SAM``). Do not add ``pen()`` to the
         loss as well: while attached it returns the value detached, evaluated as in eval mode
         (it changes no state: running estimates advance in the step). Every selected parameter
         must be one the optimizer updates. Attaching to the same optimizer twice keeps one hook;
@@ -129,14 +132,36 @@ class ParameterPenalty(nn.Module):
         finally:
             self.train(training)
 
-    def _before_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
-        params = self.selection.params()
+    def _before_step(self, optimizer: torch.optim.Optimizer, args: tuple[Any, ...], kwargs: dict[str, Any]
+                     ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
         strength = self.strength
         lam = strength()
         if self.training:
             strength.advance()
         if lam == 0.0:
-            return
+            return None
+        # args are step's positional arguments, the optimizer itself first: (self, closure)
+        closure = kwargs.get("closure", args[1] if len(args) > 1 else None)
+        if closure is None:
+            self._add_gradient(lam)
+            return None
+
+        def closure_with_penalty() -> Any:
+            # the closure recomputes the gradients (Lightning, LBFGS, SAM): add λ·∇R after each
+            # evaluation, and λ·R to the loss it returns (line searches compare losses)
+            loss = closure()
+            self._add_gradient(lam)
+            if isinstance(loss, torch.Tensor):
+                loss = loss + self._detached_value(self.selection.params(), lam)
+            return loss
+
+        if "closure" in kwargs:
+            return args, {**kwargs, "closure": closure_with_penalty}
+        return (args[0], closure_with_penalty, *args[2:]), kwargs
+
+    def _add_gradient(self, lam: float) -> None:
+        """``.grad += λ·∇R(w)`` on the selected parameters that require a gradient."""
+        params = self.selection.params()
         grads = []
         for p in params:
             if not p.requires_grad:  # frozen: no gradient, as under autograd (a scratch target)
