@@ -130,12 +130,13 @@ def test_attached_penalty_trains_like_the_loss_term(entry):
 def test_attached_value_changes_no_state(entry):
     ctx = SampleContext()
     pen = entry.build(**entry.sample(ctx).kwargs)
-    pen.attach(torch.optim.SGD(pen.selection.params(), lr=0.1))
+    opt = torch.optim.SGD(pen.selection.params(), lr=0.1)
+    pen.attach(opt)
     before = copy.deepcopy(pen.state_dict())
     pen()
     pen()
     after = pen.state_dict()
-    assert set(after) == set(before)
+    assert pen.attached and set(after) == set(before)
     for k, v in before.items():
         torch.testing.assert_close(after[k], v, rtol=0, atol=0)
 
@@ -265,3 +266,13 @@ def test_attached_penalty_with_a_closure_equals_the_loss_term(make, cls):
     for a, b in zip(ref, got):
         torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-12)
     assert got_losses == pytest.approx(ref_losses, rel=1e-10)
+
+
+def test_penalty_attached_to_an_optimizer_that_is_gone_is_a_loss_term_again():
+    model = _mlp()
+    pen = rl.L2(model, strength=0.1)
+    pen.attach(torch.optim.SGD(model.parameters(), lr=0.1))  # not kept: collected at once
+    import gc
+    gc.collect()
+    assert not pen.attached
+    assert pen().requires_grad

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reglab.bench._config import check_keys
+from reglab.bench.claim_kinds import Compare, Threshold
 from reglab.bench.stats import Verdict, judge, ratio_interval, t_interval
 
 VALUE_CHECK_KEYS = ("value", "difference", "ratio", "above", "below", "within")
@@ -46,16 +47,16 @@ class ValueCheck:
     """A check on a computation's returned numbers: one value, or a difference / ratio of two."""
 
     names: tuple[str, ...]
-    compare: str  # level, difference, ratio
-    threshold: str  # above, below, within
+    compare: Compare
+    threshold: Threshold
     value: float
 
     @property
     def text(self) -> str:
-        if self.compare == "level":
+        if self.compare is Compare.LEVEL:
             what = self.names[0]
         else:
-            what = f" {'−' if self.compare == 'difference' else '/'} ".join(self.names)
+            what = f" {self.compare.sign} ".join(self.names)
         return f"{what} {self.threshold} {self.value:g}"
 
     def of(self, numbers: Mapping[str, Any]) -> float:
@@ -65,9 +66,9 @@ class ValueCheck:
             v = numbers.get(name)
             ok = isinstance(v, (int, float)) and not isinstance(v, bool)
             vals.append(float(v) if ok else math.nan)
-        if self.compare == "level":
+        if self.compare is Compare.LEVEL:
             return vals[0]
-        if self.compare == "difference":
+        if self.compare is Compare.DIFFERENCE:
             return vals[0] - vals[1]
         return vals[0] / vals[1] if vals[1] != 0 else math.nan
 
@@ -75,31 +76,31 @@ class ValueCheck:
 def parse_value_check(raw: object, where: str) -> ValueCheck:
     d = check_keys(raw, VALUE_CHECK_KEYS, where)
     compares = [k for k in ("value", "difference", "ratio") if k in d]
-    thresholds = [k for k in ("above", "below", "within") if k in d]
+    thresholds = [t for t in Threshold if t in d]
     if len(compares) != 1 or len(thresholds) != 1:
         raise ValueError(
             f"{where}: give one of value/difference/ratio and one of above/below/within"
         )
-    compare, threshold = compares[0], thresholds[0]
-    names = [d[compare]] if compare == "value" else d[compare]
+    key = compares[0]  # value (a level), difference or ratio
+    compare = Compare.LEVEL if key == "value" else Compare(key)
+    threshold = thresholds[0]
+    names = [d[key]] if compare is Compare.LEVEL else d[key]
     if (
         not isinstance(names, list)
-        or len(names) != (1 if compare == "value" else 2)
+        or len(names) != (1 if compare is Compare.LEVEL else 2)
         or not all(isinstance(n, str) and n for n in names)
     ):
         raise ValueError(
-            f"{where}: {compare} needs "
-            f"{'a returned name' if compare == 'value' else 'two returned names [a, b]'}, "
-            f"got {d[compare]!r}"
+            f"{where}: {key} needs "
+            f"{'a returned name' if compare is Compare.LEVEL else 'two returned names [a, b]'}, "
+            f"got {d[key]!r}"
         )
-    if threshold == "within" and compare != "difference":
+    if threshold is Threshold.WITHIN and compare is not Compare.DIFFERENCE:
         raise ValueError(f"{where}: 'within' applies to a difference")
     bound = d[threshold]
     if isinstance(bound, bool) or not isinstance(bound, (int, float)):
         raise ValueError(f"{where}: {threshold} must be a number, got {bound!r}")
-    return ValueCheck(
-        tuple(names), "level" if compare == "value" else compare, threshold, float(bound)
-    )
+    return ValueCheck(tuple(names), compare, threshold, float(bound))
 
 
 def load_compute(spec: object, where: str) -> Callable[..., Mapping[str, Any]]:
@@ -122,17 +123,17 @@ def judge_values(check: ValueCheck, outputs: Mapping[int, Mapping[str, Any]]) ->
     """One check judged over the seeds' outputs; the dict of a run-based check's result."""
     values = [check.of(outputs[s]) for s in sorted(outputs)]
     values = [v for v in values if math.isfinite(v)]
-    if check.compare == "ratio" and all(v > 0 for v in values):
+    if check.compare is Compare.RATIO and all(v > 0 for v in values):
         est = ratio_interval(values)
-    elif check.compare == "ratio":
+    elif check.compare is Compare.RATIO:
         est = t_interval([])  # a ratio of numbers of mixed sign has no log interval
     else:
         est = t_interval(values)
     n = est.n
-    verdict = judge(est, **{check.threshold: check.value}) if n >= 2 else Verdict.INCONCLUSIVE
+    verdict = judge(est, **{check.threshold.value: check.value}) if n >= 2 else Verdict.INCONCLUSIVE
     return {
         "check": check.text,
-        "compare": check.compare,
+        "compare": str(check.compare),
         "verdict": str(verdict),
         "mean": est.mean,
         "low": est.low,

@@ -21,11 +21,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from reglab.bench._config import as_plain, check_keys, from_mapping
+from reglab.bench.loop import Status as Status  # a run's status (defined with RunResult)
 from reglab.bench.models import ModelSpec
 from reglab.bench.optimizers import OptimizerSpec
 from reglab.bench.recipes import MethodSpec, RecipeSpec, load_recipe
@@ -33,12 +33,6 @@ from reglab.bench.tasks import Budget, get_task
 from reglab.bench.user_data import file_digest
 
 BUDGET_KEYS = ("steps", "batch_size", "eval_every", "measures")
-
-class Status(StrEnum):
-    DONE = "done"
-    DIVERGED = "diverged"  # the loss became NaN or infinite
-    FAILED = "failed"  # an exception; the message says which
-
 
 @dataclass(frozen=True)
 class Settings:

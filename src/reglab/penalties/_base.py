@@ -116,7 +116,10 @@ class ParameterPenalty(nn.Module):
 
     @property
     def attached(self) -> bool:
-        """Whether the penalty is applied inside an optimizer's step (``attach``)."""
+        """Whether the penalty is applied inside an optimizer's step (``attach``); False again once
+        that optimizer is gone."""
+        if self._step_hook is not None and self._attached_to is not None and self._attached_to() is None:
+            self._step_hook, self._attached_to = None, None
         return self._step_hook is not None
 
     def _detached_value(self, params: list[torch.Tensor], lam: float) -> torch.Tensor:
@@ -179,7 +182,7 @@ class ParameterPenalty(nn.Module):
         params = self.selection.params()
         strength = self.strength  # one submodule look-up (they cost a µs each)
         lam = strength()
-        if self._step_hook is not None:  # attached: the step adds the gradient; a value to log
+        if self._step_hook is not None and self.attached:  # the step adds the gradient; a value to log
             return self._detached_value(params, lam)
         if self.training:
             strength.advance()

@@ -36,7 +36,6 @@ Reference: Shibhansh Dohare et al., Loss of Plasticity in Deep Continual Learnin
 from __future__ import annotations
 
 import copy
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from torch import nn
 from reglab._core.validation import check_int, check_number
 from reglab.bench import streams
 from reglab.bench._config import from_mapping
+from reglab.bench.loop import Loop, RunResult, Status, set_lr
 from reglab.bench.models import Arch, ModelSpec, Norm, build_model
 from reglab.bench.optimizers import OptimizerName, OptimizerSpec
 from reglab.bench.tasks.base import Budget, Task
@@ -128,29 +128,23 @@ class BitFlipping(Task):
                           seed=config.seed, loss=nn.MSELoss())
         return options, spec, model, opt_spec, step
 
-    def train(self, config: Any, cache_dir: Any) -> Any:
+    def train(self, config: Any, cache_dir: Any) -> RunResult:
         """Online training over the run's ``steps`` examples (``reglab.bench.train`` calls it)."""
-        from reglab.bench.train import _set_lr
-
         options, spec, model, opt_spec, step = self._setup(config)
         x, y = stream(options, config.steps, streams.generator(config.seed, DATA_STREAM))
         x, y = x.to(spec.torch_dtype), y.to(spec.torch_dtype)
-        log = _Log(config.steps, config.eval_every)
-        train_time = 0.0
+
+        def one_step(t: int) -> torch.Tensor:
+            set_lr(step.optimizer, opt_spec.lr_at(t, config.steps))
+            return step.step(model, x[t - 1 : t], y[t - 1 : t])
+
+        loop = _loop(config)
         model.train()
-        for t in range(1, config.steps + 1):
-            _set_lr(step.optimizer, opt_spec.lr_at(t, config.steps))
-            start = time.perf_counter()
-            error = float(step.step(model, x[t - 1 : t], y[t - 1 : t]))
-            train_time += time.perf_counter() - start
-            if not log.add(t, error):
-                break
-        return log.result(model, x, options, train_time)
+        loop.run(one_step, None)
+        return _result(loop, model, x, options, loop.train_s)
 
-    def train_seeds(self, configs: Sequence[Any]) -> list[Any]:
+    def train_seeds(self, configs: Sequence[Any]) -> list[RunResult]:
         """The results of ``configs`` (equal but for the seed) trained as one vectorized run."""
-        from reglab.bench.train import _set_lr
-
         config = _check_seeds(configs)
         options = self.options(config.data)
         spec = self.check_model(from_mapping(ModelSpec, config.model, "model"))
@@ -173,11 +167,12 @@ class BitFlipping(Task):
         ys = torch.stack([y for _, y in data]).to(spec.torch_dtype)  # (S, n, 1)
         opt_spec = from_mapping(OptimizerSpec, config.optimizer, "optimizer")
         optimizer = opt_spec.build(params.values())
-        logs = [_Log(config.steps, config.eval_every) for _ in configs]
+        # one Loop a seed for its records and status; the step (and its time) is shared
+        loops = [_loop(config) for _ in configs]
         live = list(range(len(configs)))
         train_time = 0.0
         for t in range(1, config.steps + 1):
-            _set_lr(optimizer, opt_spec.lr_at(t, config.steps))
+            set_lr(optimizer, opt_spec.lr_at(t, config.steps))
             start = time.perf_counter()
             optimizer.zero_grad()
             out = batched(params, buffers, xs[:, t - 1 : t])
@@ -186,14 +181,14 @@ class BitFlipping(Task):
             optimizer.step()
             train_time += time.perf_counter() - start
             values = errors.detach().tolist()
-            live = [i for i in live if logs[i].add(t, values[i])]
+            live = [i for i in live if loops[i].add(t, values[i])]
             if not live:
                 break
         results = []
-        for i, log in enumerate(logs):
+        for i, loop in enumerate(loops):
             model = copy.deepcopy(models[i])
             model.load_state_dict({k: v[i].detach() for k, v in {**params, **buffers}.items()})
-            results.append(log.result(model, xs[i], options, train_time / len(configs)))
+            results.append(_result(loop, model, xs[i], options, train_time / len(configs)))
         return results
 
 
@@ -222,53 +217,29 @@ def _check_seeds(configs: Sequence[Any]) -> Any:
     return first
 
 
-class _Log:
-    """One run's online errors, window errors and status; ``result`` makes its ``RunResult``."""
+def _loop(config: Any) -> Loop:
+    """The loop of one run: the mean online error of each window is its ``window_error``."""
+    return Loop(config.steps, config.eval_every, loss_name="window_error", unit="example")
 
-    def __init__(self, steps: int, window: int) -> None:
-        from reglab.bench.runs import Status
 
-        self.steps, self.window = steps, window
-        self.errors: list[float] = []
-        self.windows: list[float] = []
-        self.curves: list[tuple[int, str, float]] = []
-        self.status, self.message, self.t = Status.DONE, "", 0
-
-    def add(self, t: int, error: float) -> bool:
-        """Record example ``t``'s error; False when the run diverged there (stop it)."""
-        from reglab.bench.runs import Status
-
-        self.t = t
-        if not math.isfinite(error):
-            self.status, self.message = Status.DIVERGED, f"loss became {error} at example {t}"
-            return False
-        self.errors.append(error)
-        if t % self.window == 0 or t == self.steps:
-            self.windows.append(sum(self.errors) / len(self.errors))
-            self.curves.append((t, "window_error", self.windows[-1]))
-            self.errors = []
-        return True
-
-    def result(
-        self, model: nn.Module, x: torch.Tensor, options: BitFlippingOptions, train_time: float
-    ) -> Any:
-        """The run's ``RunResult``; the plasticity stats of ``model`` on a probe after ``x``."""
-        from reglab.bench.runs import Status
-        from reglab.bench.train import RunResult
-
-        metrics = error_summary(self.windows) if self.windows else {}
-        if self.status is Status.DONE:
-            probe = torch.cat([x[-1:, : options.flipping].expand(1024, -1),
-                               torch.randint(0, 2, (1024, options.num_inputs - options.flipping),
-                                             generator=torch.Generator().manual_seed(0)).to(x.dtype)], 1)
-            means = layer_means(model, probe)
-            metrics.update({"dead_fraction_last": means["dead_fraction"],
-                            "effective_rank_last": means["effective_rank"]})
-        else:
-            metrics["diverged_step"] = float(self.t)
-        metrics.update({"train_s": train_time, "eval_s": 0.0})
-        return RunResult(self.status, metrics, self.curves, self.message,
-                         step_ms=1000 * train_time / max(self.t, 1))
+def _result(loop: Loop, model: nn.Module, x: torch.Tensor, options: BitFlippingOptions,
+            train_s: float) -> RunResult:
+    """The run's ``RunResult``: the window errors of ``loop`` and the plasticity stats of
+    ``model`` on a probe after ``x``; ``train_s`` seconds of training."""
+    windows = [value for _, _, value in loop.curves]
+    metrics = error_summary(windows) if windows else {}
+    if loop.status is Status.DONE:
+        probe = torch.cat([x[-1:, : options.flipping].expand(1024, -1),
+                           torch.randint(0, 2, (1024, options.num_inputs - options.flipping),
+                                         generator=torch.Generator().manual_seed(0)).to(x.dtype)], 1)
+        means = layer_means(model, probe)
+        metrics.update({"dead_fraction_last": means["dead_fraction"],
+                        "effective_rank_last": means["effective_rank"]})
+    else:
+        metrics["diverged_step"] = float(loop.t)
+    metrics.update({"train_s": train_s, "eval_s": 0.0})
+    return RunResult(loop.status, metrics, loop.curves, loop.message,
+                     step_ms=1000 * train_s / max(loop.t, 1))
 
 
 TASKS = (

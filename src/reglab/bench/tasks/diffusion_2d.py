@@ -28,7 +28,6 @@ targets would change y_t and the time input alike.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +37,7 @@ from torch import nn
 from reglab._core.validation import check_int, check_number
 from reglab.bench import streams
 from reglab.bench._config import from_mapping
+from reglab.bench.loop import Batches, Loop, RunResult, set_lr
 from reglab.bench.models import Arch, ModelSpec, Norm
 from reglab.bench.optimizers import OptimizerName, OptimizerSpec
 from reglab.bench.tasks.base import Budget, DataOptions, Task
@@ -185,11 +185,8 @@ class Diffusion2d(Task):
         return {"sample_swd": sliced_wasserstein(points, fresh, directions),
                 "reference_swd": reference}
 
-    def train(self, config: Any, cache_dir: Any) -> Any:
+    def train(self, config: Any, cache_dir: Any) -> RunResult:
         """Train the denoiser for the run's steps (``reglab.bench.train`` calls it)."""
-        from reglab.bench.runs import Status
-        from reglab.bench.train import Batches, RunResult, _set_lr
-
         options, spec, model, opt_spec, step = self._setup(config)
         dtype = spec.torch_dtype
         data = mixture(options, options.train_size,
@@ -198,37 +195,21 @@ class Diffusion2d(Task):
         batches = Batches(options.train_size, config.batch_size,
                           streams.generator(config.seed, streams.Stream.BATCH_ORDER))
         alpha_bar = torch.cumprod(1 - betas(options.diffusion_steps), 0)
-        curves: list[tuple[int, str, float]] = []
-        losses: list[float] = []
-        metrics: dict[str, float] = {}
-        train_time, eval_time, status, message = 0.0, 0.0, Status.DONE, ""
-        model.train()
-        for t in range(1, config.steps + 1):
+
+        def one_step(t: int) -> torch.Tensor:
             x0 = data[batches.next()]
             k = torch.randint(0, options.diffusion_steps, (len(x0),), generator=gen)
             eps = torch.randn(x0.shape, generator=gen, dtype=torch.float64)
             xi = torch.randn(x0.shape, generator=gen, dtype=torch.float64)
             y_t, target = ddpm_ip_input(x0, eps, alpha_bar[k], options.gamma, xi)
             inputs = torch.cat([y_t, ((k + 1) / options.diffusion_steps).double()[:, None]], 1)
-            _set_lr(step.optimizer, opt_spec.lr_at(t, config.steps))
-            start = time.perf_counter()
-            loss = float(step.step(model, inputs.to(dtype), target.to(dtype)))
-            train_time += time.perf_counter() - start
-            if not math.isfinite(loss):
-                status, message = Status.DIVERGED, f"loss became {loss} at step {t}"
-                metrics["diverged_step"] = float(t)
-                break
-            losses.append(loss)
-            if t % config.eval_every == 0 or t == config.steps:
-                clock = time.perf_counter()
-                metrics = {**self._evaluate(model, options, config.seed, dtype),
-                           "step_loss": sum(losses) / len(losses)}
-                eval_time += time.perf_counter() - clock
-                curves += [(t, name, value) for name, value in metrics.items()]
-                losses = []
-        metrics = {**metrics, "train_s": train_time, "eval_s": eval_time}
-        return RunResult(status, metrics, curves, message,
-                         step_ms=1000 * train_time / t)
+            set_lr(step.optimizer, opt_spec.lr_at(t, config.steps))
+            return step.step(model, inputs.to(dtype), target.to(dtype))
+
+        loop = Loop(config.steps, config.eval_every)
+        model.train()
+        loop.run(one_step, lambda: self._evaluate(model, options, config.seed, dtype))
+        return loop.result()
 
 
 TASKS = (

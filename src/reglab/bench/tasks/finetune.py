@@ -32,46 +32,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from reglab._core.validation import check_int, check_number
-from reglab.bench import pretrained
 from reglab.bench.datasets import Split
-from reglab.bench.models import Arch, ModelSpec
-from reglab.bench.optimizers import OptimizerName, OptimizerSpec
-from reglab.bench.tasks.base import Budget, DataOptions, Task
-
-SOURCE_CLASSES = (0, 1, 2, 3, 4)
-TARGET_CLASSES = (5, 6, 7, 8, 9)
-
-
-@dataclass(frozen=True)
-class FinetuneOptions(DataOptions):
-    """Every fine-tuning task's options: shots and validation images per target class, and the
-    pretraining settings."""
-
-    shots: int = 10
-    val_per_class: int = 0
-    pretrain_steps: int = 500
-    pretrain_lr: float = 1e-3
-    pretrain_batch_size: int = 64
-    pretrain_seed: int = 0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.data_file is not None:
-            raise ValueError(
-                "fine-tuning tasks make their own source and target splits; data_file is not "
-                "supported"
-            )
-        check_int("shots", self.shots, low=1, high=100)
-        check_int("val_per_class", self.val_per_class, low=0, high=100)
-        self.pretraining()  # checks the pretraining settings
-
-    def pretraining(self) -> pretrained.Pretraining:
-        return pretrained.Pretraining(
-            self.pretrain_steps, self.pretrain_lr, self.pretrain_batch_size, self.pretrain_seed
-        )
+from reglab.bench.tasks.finetune_base import (
+    SOURCE_CLASSES,
+    TARGET_CLASSES,
+    FinetuneOptions,
+    FinetuneTask,
+    few_shot,
+)
 
 
 @dataclass(frozen=True)
@@ -85,21 +55,6 @@ class FinetuneDigitsOptions(FinetuneOptions):
         super().__post_init__()
         check_int("shift_pixels", self.shift_pixels, low=0, high=7)
         check_number("shift_noise", self.shift_noise, low=0)
-
-
-def few_shot(
-    y: torch.Tensor, shots: int, val: int, gen: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Indices (train, validation, test) into ``y`` over ``TARGET_CLASSES``: per class, in a
-    seeded permutation, the first ``shots``, the next ``val``, and the rest."""
-    parts: tuple[list[torch.Tensor], ...] = ([], [], [])
-    for c in TARGET_CLASSES:
-        idx = torch.nonzero(y == c).flatten()
-        idx = idx[torch.randperm(len(idx), generator=gen)]
-        for part, chosen in zip(parts, (idx[:shots], idx[shots : shots + val], idx[shots + val :])):
-            part.append(chosen)
-    tr, va, te = (torch.cat(p) for p in parts)
-    return tr, va, te
 
 
 def _digits() -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,15 +82,10 @@ def shifted(x: torch.Tensor, pixels: int, noise: float, fill: float, gen: torch.
     return out + noise * torch.randn(x.shape, generator=gen, dtype=x.dtype)
 
 
-class FinetuneDigits(Task):
+class FinetuneDigits(FinetuneTask):
     """Pretrain on digits 0–4, fine-tune on few images of 5–9; see the module docstring."""
 
     Options = FinetuneDigitsOptions
-    model = ModelSpec(Arch.CNN, width=128, depth=1, channels=32)
-    optimizer = OptimizerSpec(OptimizerName.ADAM, lr=1e-3)
-    budget = Budget(steps=200, batch_size=None, eval_every=20)
-    archs = (Arch.CNN, Arch.MLP)
-    keep_weights = True
 
     def generate(self, options: Any, split_seed: int, cache_dir: Path | None) -> Split:
         x, y = _digits()
@@ -152,12 +102,12 @@ class FinetuneDigits(Task):
             **({"x_val": x[va], "y_val": y_target[va]} if len(va) else {}),
         )
 
-    def start(
-        self, model: nn.Module, spec: ModelSpec, options: Any, cache_dir: Path | None
-    ) -> None:
-        """Load the pretrained weights (all but the head), pretraining them if not cached."""
+    def source(
+        self, options: Any, cache_dir: Path | None
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[Any, ...]]:
+        """The standardized digits 0–4; no settings of their own."""
         xs, ys, _, _ = source_data()
-        pretrained.start_from(model, spec, "finetune-digits", xs, ys, options.pretraining(), cache_dir)
+        return xs, ys, ()
 
 
 TASKS = (

@@ -34,15 +34,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from reglab._core.validation import check_int, check_number
-from reglab.bench import pretrained
 from reglab.bench.datasets import Split, _generate_mnist1d
-from reglab.bench.models import Arch, ModelSpec
-from reglab.bench.optimizers import OptimizerName, OptimizerSpec
-from reglab.bench.tasks.base import Budget, Task
-from reglab.bench.tasks.finetune import SOURCE_CLASSES, TARGET_CLASSES, FinetuneOptions, few_shot
+from reglab.bench.tasks.finetune_base import (
+    SOURCE_CLASSES,
+    TARGET_CLASSES,
+    FinetuneOptions,
+    FinetuneTask,
+    few_shot,
+)
 
 
 @dataclass(frozen=True)
@@ -99,15 +100,10 @@ def source_data(options: Any, cache_dir: Path | None) -> tuple[torch.Tensor, tor
     return x[keep], y[keep]
 
 
-class FinetuneMnist1d(Task):
+class FinetuneMnist1d(FinetuneTask):
     """Pretrain on mnist1d 0–4, fine-tune on few signals of 5–9; see the module docstring."""
 
     Options = FinetuneMnist1dOptions
-    model = ModelSpec(Arch.CNN, width=128, depth=1, channels=32)
-    optimizer = OptimizerSpec(OptimizerName.ADAM, lr=1e-3)
-    budget = Budget(steps=200, batch_size=None, eval_every=20)
-    archs = (Arch.CNN, Arch.MLP)
-    keep_weights = True
 
     def generate(self, options: Any, split_seed: int, cache_dir: Path | None) -> Split:
         x, y = signals(options.num_samples, options.dataset_seed, cache_dir)
@@ -124,15 +120,12 @@ class FinetuneMnist1d(Task):
             **({"x_val": x[va], "y_val": y_target[va]} if len(va) else {}),
         )
 
-    def start(
-        self, model: nn.Module, spec: ModelSpec, options: Any, cache_dir: Path | None
-    ) -> None:
-        """Load the pretrained weights (all but the head), pretraining them if not cached."""
+    def source(
+        self, options: Any, cache_dir: Path | None
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[Any, ...]]:
+        """The generator's signals of classes 0–4, keyed by its sample count and seed."""
         xs, ys = source_data(options, cache_dir)
-        source = {"num_samples": options.num_samples, "dataset_seed": options.dataset_seed}
-        pretrained.start_from(
-            model, spec, self.name, xs, ys, options.pretraining(), cache_dir, source
-        )
+        return xs, ys, ({"num_samples": options.num_samples, "dataset_seed": options.dataset_seed},)
 
 
 TASKS = (

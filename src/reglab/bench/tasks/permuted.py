@@ -25,7 +25,10 @@ from torch import nn
 
 from reglab._core.validation import check_int
 from reglab.bench import streams
+from reglab.bench._config import from_mapping
 from reglab.bench.datasets import Split
+from reglab.bench.evaluation import evaluate
+from reglab.bench.loop import Batches, Loop, RunResult, build_run, set_lr
 from reglab.bench.models import Arch, ModelSpec
 from reglab.bench.optimizers import OptimizerName, OptimizerSpec
 from reglab.bench.tasks.base import Budget
@@ -129,11 +132,41 @@ def summarize(per_task: list[dict[str, float]], summary_tasks: int) -> dict[str,
 class _Sequence:
     """What the trainer asks of a task sequence (mixed into a task class)."""
 
-    def train(self, config: Any, cache_dir: Any) -> Any:
-        """Run ``config`` through the sequence (``reglab.bench.sequence``)."""
-        from reglab.bench.sequence import train_sequence
+    def train(self, config: Any, cache_dir: Any) -> RunResult:
+        """Run ``config`` through the sequence (``reglab.bench.train`` calls it): one network,
+        optimizer and ``Recipe`` through all tasks; each task gets ``steps / num_tasks`` steps of
+        mini-batches of its own permuted training set, from one batch-order stream, and the
+        learning-rate schedule runs over the whole sequence. Evaluations every ``eval_every``
+        steps and at each task's end are on the current task (curves at the global step); at
+        each task's end ``task_acc``, ``dead_fraction`` and ``effective_rank`` are recorded at
+        x = the task's index (1..T), then ``Recipe.end_task()`` is called. The final metrics are
+        the last evaluation's plus ``summarize`` of the task ends."""
+        options = self.options(config.data)  # type: ignore[attr-defined]
+        per = self.steps_per_task(options, config.steps)
+        base, x_train, x_test, model, step = build_run(self, config, cache_dir)
+        opt_spec = from_mapping(OptimizerSpec, config.optimizer, "optimizer")
+        order = streams.generator(config.seed, streams.Stream.BATCH_ORDER)
+        loop = Loop(config.steps, config.eval_every)
+        ends: list[dict[str, float]] = []
+        model.train()
+        for k, perm in enumerate(permutations(x_train[0].numel(), options.num_tasks, config.seed), 1):
+            xs_train, xs_test = permute(x_train, perm), permute(x_test, perm)
+            batches = Batches(len(base.y_train), config.batch_size, order)
 
-        return train_sequence(config, cache_dir)
+            def one_step(t: int) -> torch.Tensor:  # run within this iteration: its task's data
+                idx = batches.next()
+                set_lr(step.optimizer, opt_spec.lr_at(t, config.steps))
+                return step.step(model, xs_train[idx], base.y_train[idx], index=idx)
+
+            if not loop.run(one_step, lambda: evaluate(model, base, xs_train, xs_test),
+                            first=(k - 1) * per + 1, last=k * per, where=f" (task {k})"):
+                break
+            end = {"task_acc": loop.metrics["test_acc"],
+                   **loop.measure(lambda: layer_means(model, xs_train[:PROBE_SIZE]))}
+            loop.curves.extend((k, key, v) for key, v in end.items())
+            ends.append(end)
+            step.end_task()
+        return loop.result(summarize(ends, options.summary_tasks) if ends else {})
 
     def steps_per_task(self, options: Any, steps: int) -> int:
         if steps % options.num_tasks:

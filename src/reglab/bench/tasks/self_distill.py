@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +47,7 @@ from torch import nn
 from reglab._core.validation import check_int, check_number
 from reglab.bench import streams
 from reglab.bench._config import from_mapping
+from reglab.bench.loop import Batches, Loop, RunResult, set_lr
 from reglab.bench.models import Arch, ModelSpec, build_model
 from reglab.bench.optimizers import OptimizerName, OptimizerSpec
 from reglab.bench.tasks.base import Budget
@@ -145,48 +145,31 @@ class SelfDistill(Digits):
                           len(split.y_train), config.steps, seed=config.seed, loss=DistillLoss())
         return options, split, spec, student, teacher, opt_spec, step
 
-    def train(self, config: Any, cache_dir: Any) -> Any:
+    def train(self, config: Any, cache_dir: Any) -> RunResult:
         """Train the student against its EMA teacher (``reglab.bench.train`` calls it)."""
-        from reglab.bench.runs import Status
-        from reglab.bench.train import Batches, RunResult, _set_lr
-
         options, split, spec, student, teacher, opt_spec, step = self._setup(config, cache_dir)
         x_train, x_test = split.x_train.to(spec.torch_dtype), split.x_test.to(spec.torch_dtype)
         gen = streams.generator(config.seed, VIEW_STREAM)
         batches = Batches(len(split.y_train), config.batch_size,
                           streams.generator(config.seed, streams.Stream.BATCH_ORDER))
         args = (x_train, split.y_train, x_test, split.y_test, split.num_classes)
-        curves: list[tuple[int, str, float]] = []
-        clock = time.perf_counter()
-        metrics = probe(student, *args)
-        curves.extend((0, k, v) for k, v in metrics.items())
-        eval_time, train_time = time.perf_counter() - clock, 0.0
-        status, message, losses, t = Status.DONE, "", [], 0
-        student.train()
-        teacher.eval()
-        for t in range(1, config.steps + 1):
+
+        def one_step(t: int) -> float:
             x = x_train[batches.next()]
-            _set_lr(step.optimizer, opt_spec.lr_at(t, config.steps))
-            start = time.perf_counter()
+            set_lr(step.optimizer, opt_spec.lr_at(t, config.steps))
             v1, v2 = (views(x, options.noise, options.mask, gen) for _ in range(2))
             with torch.no_grad():
                 target = F.normalize(teacher(torch.cat([v2, v1])), dim=1)
             loss = float(step.step(student, torch.cat([v1, v2]), target))
             ema_update(teacher, student, options.momentum)
-            train_time += time.perf_counter() - start
-            if not math.isfinite(loss):
-                status, message = Status.DIVERGED, f"loss became {loss} at step {t}"
-                metrics = {**metrics, "diverged_step": float(t)}
-                break
-            losses.append(loss)
-            if t % config.eval_every == 0 or t == config.steps:
-                clock = time.perf_counter()
-                metrics = {**probe(student, *args), "step_loss": sum(losses) / len(losses)}
-                eval_time += time.perf_counter() - clock
-                curves.extend((t, k, v) for k, v in metrics.items())
-                losses = []
-        metrics = {**metrics, "train_s": train_time, "eval_s": eval_time}
-        return RunResult(status, metrics, curves, message, step_ms=1000 * train_time / max(t, 1))
+            return loss
+
+        loop = Loop(config.steps, config.eval_every)
+        loop.record(0, loop.measure(lambda: probe(student, *args)))
+        student.train()
+        teacher.eval()
+        loop.run(one_step, lambda: probe(student, *args))
+        return loop.result()
 
 
 TASKS = (
