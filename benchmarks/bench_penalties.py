@@ -75,7 +75,9 @@ def foreach_vs_loop() -> list[dict[str, Any]]:
         (1e-4 * loops["l1"]()).backward()
 
     l1 = pens["l1"]
-    l1.attach(torch.optim.SGD(params, lr=0.0))  # pen() now returns the detached value, to log
+    never_stepped = torch.optim.SGD(params, lr=0.0)  # kept: an optimizer that is gone detaches
+    l1.attach(never_stepped)  # pen() now returns the detached value, to log
+    assert l1.attached
     attached = paired_ratios(loop_accumulate, lambda: l1.add_gradient_(params, grads, 1e-4), pairs=40)
     logged = paired_ratios(loop_accumulate, lambda: (l1.add_gradient_(params, grads, 1e-4), l1()), pairs=40)
     for kind, r, goal in (("gradient added in the step (attach)", attached, ">= 3"),

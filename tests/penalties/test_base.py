@@ -276,3 +276,76 @@ def test_penalty_attached_to_an_optimizer_that_is_gone_is_a_loss_term_again():
     gc.collect()
     assert not pen.attached
     assert pen().requires_grad
+
+
+def test_removing_the_returned_handle_detaches_and_attach_registers_again():
+    model = _mlp()
+    pen = rl.L2(model, strength=0.5)
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    pen.attach(opt).remove()  # the torch idiom for hooks
+    assert not pen.attached and pen().requires_grad
+    pen.attach(opt)
+    before = [p.detach().clone() for p in rl.select(model)]
+    opt.zero_grad(set_to_none=False)
+    opt.step()
+    for p, b in zip(rl.select(model), before):
+        torch.testing.assert_close(p.detach(), 0.5 * b)
+
+
+def test_a_copy_or_a_pickle_of_an_attached_penalty_comes_out_detached():
+    import io
+
+    model = _mlp()
+    pen = rl.L1(model, strength=0.1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    pen.attach(opt)
+    clone = copy.deepcopy(pen)
+    assert pen.attached and not clone.attached
+    assert clone().requires_grad  # a loss term: its selection is the copied model's
+    buffer = io.BytesIO()
+    torch.save(pen, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    assert not loaded.attached and float(loaded().detach()) == pytest.approx(float(pen()))
+
+
+def test_attached_gradient_counts_once_per_accumulation_window():
+    """k micro-batches then one step: attached, λ·∇R is added once per window; the loss-term
+    reference adds ``pen()`` to the window's mean loss once."""
+    ctx = SampleContext()
+    runs = []
+    for attach in (False, True):
+        model = copy.deepcopy(ctx.model)
+        pen = rl.ElasticNet(model, strength=0.05)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        if attach:
+            pen.attach(opt)
+        for _ in range(3):
+            opt.zero_grad()
+            for i in range(3):  # three micro-batches of two examples
+                loss = F.cross_entropy(model(ctx.x[2 * i:2 * i + 2]), ctx.y[2 * i:2 * i + 2]) / 3
+                if not attach and i == 2:
+                    loss = loss + pen()
+                loss.backward()
+            opt.step()
+        runs.append([p.detach().clone() for p in model.parameters()])
+    for a, b in zip(*runs):
+        torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-12)
+
+
+def test_attached_schedule_advances_once_per_step_even_when_the_closure_runs_twice():
+    model = _mlp()
+    pen = rl.L2(model, strength=rl.schedules.linear(0.0, 1.0, steps=10))
+    opt = rl.SAM(torch.optim.SGD(model.parameters(), lr=0.1), rho=0.05)
+    pen.attach(opt)
+    x, y = torch.randn(4, 3, dtype=torch.float64), torch.tensor([0, 1, 0, 1])
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        opt.step(closure)
+    assert int(pen.strength.state_dict()["step"]) == 3

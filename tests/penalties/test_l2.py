@@ -96,6 +96,9 @@ OPTIMIZERS = {
     "sgd-momentum-loop": lambda g: torch.optim.SGD(g, lr=0.1, momentum=0.9, foreach=False),
     "adam (coupled decay)": lambda g: torch.optim.Adam(g, lr=1e-2),
     "rmsprop": lambda g: torch.optim.RMSprop(g, lr=1e-2),
+    # fused kernels unscale GradScaler's gradients themselves: the hook must scale λ·w up to match
+    "sgd-momentum-fused": lambda g: torch.optim.SGD(g, lr=0.1, momentum=0.9, fused=True),
+    "adam-fused": lambda g: torch.optim.Adam(g, lr=1e-2, fused=True),
 }
 
 

@@ -1,7 +1,8 @@
 """Base class of post-step methods: run after every ``optimizer.step()``.
 
 ``attach(optimizer)`` registers the method with ``optimizer.register_step_post_hook``; attaching
-to the same optimizer twice keeps one registration. All state (counters, utilities, RNG state)
+to the same optimizer twice keeps one registration, and a copy comes out detached
+(``reglab._core.step_hook``). All state (counters, utilities, RNG state)
 goes through ``state_dict()`` / ``load_state_dict()``.
 """
 
@@ -12,28 +13,24 @@ from typing import Any
 import torch
 from torch.utils.hooks import RemovableHandle
 
+from reglab._core.step_hook import StepHook
+
 
 class PostStepHook:
     """Subclasses implement ``after_step(optimizer)`` and, when they keep state, the state methods."""
 
     def __init__(self) -> None:
-        self._handle: RemovableHandle | None = None
-        self._optimizer: torch.optim.Optimizer | None = None
+        self._step_hook = StepHook()
 
     def attach(self, optimizer: torch.optim.Optimizer) -> RemovableHandle:
-        if not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
-        if self._handle is not None and self._optimizer is optimizer:
-            return self._handle
-        self.detach()
-        self._optimizer = optimizer
-        self._handle = optimizer.register_step_post_hook(lambda opt, args, kwargs: self.after_step(opt))
-        return self._handle
+        """Run ``after_step`` after every ``optimizer.step()``; ``handle.remove()`` or ``detach()``
+        stops it (``reglab._core.step_hook``)."""
+        return self._step_hook.attach(
+            optimizer, lambda opt: opt.register_step_post_hook(lambda o, args, kwargs: self.after_step(o))
+        )
 
     def detach(self) -> None:
-        if self._handle is not None:
-            self._handle.remove()
-        self._handle, self._optimizer = None, None
+        self._step_hook.detach()
 
     def after_step(self, optimizer: torch.optim.Optimizer) -> None:
         raise NotImplementedError

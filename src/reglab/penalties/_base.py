@@ -13,15 +13,21 @@ Two ways to apply a penalty (the same gradient either way, tested equal in float
   does, and ``pen()`` then returns the value detached, for logging only. L1, L2, elastic net,
   L2-init and L2-SP add a closed-form gradient (one or two in-place foreach ops, no value, no
   autograd node: a step costs what ``SGD(weight_decay=...)`` costs, issue 17); the others
-  differentiate ``λ·R`` once per step with ``torch.autograd.grad``. The gradient is added once per
-  optimizer step, after any clipping or ``GradScaler`` unscaling (as weight decay is), so with
-  gradient accumulation it counts once per window, not once per micro-batch.
+  differentiate ``λ·R`` once per step with ``torch.autograd.grad``.
+
+Where the two forms differ (each tested): attached, the gradient is added once per optimizer
+step, so under gradient accumulation it counts once per window (as a loss term it counts once per
+micro-batch that adds ``pen()``), and a strength schedule advances once per step (as a loss term,
+once per training-mode call of ``pen()``: twice per SAM step). It is added after whatever was
+done to the gradients before ``step()`` (clipping with ``torch.nn.utils.clip_grad_norm_``,
+``GradScaler``'s unscaling; with a fused optimizer, which unscales inside its kernel, it is
+scaled up to match), and before what the optimizer does inside ``step()``: reglab's wrappers
+(``ClipGradNorm``, ``PerpGrad``, SAM) act on it as on the loss term's gradient.
 """
 
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,6 +37,7 @@ from torch.utils.hooks import RemovableHandle
 
 from reglab._core.schedules import Schedule, Strength
 from reglab._core.selection import Selection, as_selection
+from reglab._core.step_hook import StepHook
 from reglab._core.validation import check_strength
 
 
@@ -54,8 +61,7 @@ class ParameterPenalty(nn.Module):
         except ValueError as err:
             raise ValueError(f"params must hold finite values: {err}") from None
         self.strength = Strength(check_strength("strength", strength))
-        self._step_hook: RemovableHandle | None = None
-        self._attached_to: weakref.ref[torch.optim.Optimizer] | None = None
+        self._optimizer_hook = StepHook()  # attach(): wiring, not state (copies come out detached)
 
     def value(self, params: list[torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
@@ -89,12 +95,11 @@ class ParameterPenalty(nn.Module):
         loss as well: while attached it returns the value detached, evaluated as in eval mode
         (it changes no state: running estimates advance in the step). Every selected parameter
         must be one the optimizer updates. Attaching to the same optimizer twice keeps one hook;
-        ``detach()`` removes it. The hook is wiring, not state: ``state_dict()`` is unchanged.
+        ``detach()`` or ``handle.remove()`` removes it. The hook is wiring, not state:
+        ``state_dict()`` is unchanged, and a copy or a pickle of the penalty comes out detached.
         """
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
-        if self._step_hook is not None and self._attached_to is not None and self._attached_to() is optimizer:
-            return self._step_hook
         stepped = {id(p) for group in optimizer.param_groups for p in group["params"]}
         missing = [name for name, p in self.selection.named if id(p) not in stepped]
         if missing:
@@ -103,24 +108,17 @@ class ParameterPenalty(nn.Module):
                 f"parameters (first: {missing[0]!r}); attach the penalty to the optimizer that "
                 "steps them, or select fewer parameters"
             )
-        self.detach()
-        self._attached_to = weakref.ref(optimizer)
-        self._step_hook = optimizer.register_step_pre_hook(self._before_step)
-        return self._step_hook
+        return self._optimizer_hook.attach(optimizer, lambda opt: opt.register_step_pre_hook(self._before_step))
 
     def detach(self) -> None:
         """Stop adding the gradient in the optimizer step; ``pen()`` is a loss term again."""
-        if self._step_hook is not None:
-            self._step_hook.remove()
-        self._step_hook, self._attached_to = None, None
+        self._optimizer_hook.detach()
 
     @property
     def attached(self) -> bool:
         """Whether the penalty is applied inside an optimizer's step (``attach``); False again once
-        that optimizer is gone."""
-        if self._step_hook is not None and self._attached_to is not None and self._attached_to() is None:
-            self._step_hook, self._attached_to = None, None
-        return self._step_hook is not None
+        the hook is removed or that optimizer is gone."""
+        return self._optimizer_hook.live
 
     def _detached_value(self, params: list[torch.Tensor], lam: float) -> torch.Tensor:
         """λ·R(w) without a graph and without side effects: evaluated in eval mode, so running
@@ -135,14 +133,18 @@ class ParameterPenalty(nn.Module):
         finally:
             self.train(training)
 
-    def _before_step(self, optimizer: torch.optim.Optimizer, args: tuple[Any, ...], kwargs: dict[str, Any]
-                     ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    def _before_step(
+        self, optimizer: torch.optim.Optimizer, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
         strength = self.strength
         lam = strength()
         if self.training:
             strength.advance()
         if lam == 0.0:
             return None
+        grad_scale = getattr(optimizer, "grad_scale", None)
+        if grad_scale is not None:  # a fused optimizer under GradScaler: gradients still scaled
+            lam = lam * float(grad_scale)  # (one device sync per step on an accelerator)
         # args are step's positional arguments, the optimizer itself first: (self, closure)
         closure = kwargs.get("closure", args[1] if len(args) > 1 else None)
         if closure is None:
@@ -165,6 +167,8 @@ class ParameterPenalty(nn.Module):
     def _add_gradient(self, lam: float) -> None:
         """``.grad += λ·∇R(w)`` on the selected parameters that require a gradient."""
         params = self.selection.params()
+        if any(p.grad is not None and p.grad.is_sparse for p in params):
+            raise ValueError(f"{type(self).__name__}.attach does not support sparse gradients")
         grads = []
         for p in params:
             if not p.requires_grad:  # frozen: no gradient, as under autograd (a scratch target)
@@ -172,8 +176,6 @@ class ParameterPenalty(nn.Module):
                 continue
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
-            elif p.grad.is_sparse:
-                raise ValueError(f"{type(self).__name__}.attach does not support sparse gradients")
             grads.append(p.grad)
         with torch.no_grad():
             self.add_gradient_(params, grads, lam)
@@ -182,7 +184,7 @@ class ParameterPenalty(nn.Module):
         params = self.selection.params()
         strength = self.strength  # one submodule look-up (they cost a µs each)
         lam = strength()
-        if self._step_hook is not None and self.attached:  # the step adds the gradient; a value to log
+        if self._optimizer_hook.live:  # attached: the step adds the gradient; a value to log
             return self._detached_value(params, lam)
         if self.training:
             strength.advance()
