@@ -2,7 +2,8 @@
 
 Each rank trains the same DDP model on its own shard through a ``Recipe`` holding a penalty, a
 batch transform and a closure-evaluating optimizer wrapper; gradients are all-reduced, so the
-ranks must end with identical, finite parameters that differ from the start.
+ranks must end with identical, finite parameters that differ from the start. The same with the
+penalty attached to the optimizer (its gradient added in the step, after the all-reduce).
 """
 
 import os
@@ -23,7 +24,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def train(rank: int, world: int, port: int, out: str) -> None:
+def train(rank: int, world: int, port: int, out: str, attach: bool) -> None:
     os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = "127.0.0.1", str(port)
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
@@ -31,10 +32,14 @@ def train(rank: int, world: int, port: int, out: str) -> None:
         model = nn.parallel.DistributedDataParallel(nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3)))
         g = torch.Generator().manual_seed(100 + rank)
         x, y = torch.randn(8, 6, generator=g), torch.randint(0, 3, (8,), generator=g)
+        penalty = rl.L2(model.module, strength=1e-3)
+        optimizer = rl.SAM(torch.optim.SGD(model.parameters(), lr=0.1), rho=0.05)
+        if attach:
+            penalty.attach(optimizer)
         recipe = rl.Recipe([
             rl.Mixup(alpha=0.4, num_classes=3, generator=torch.Generator().manual_seed(rank)),
-            rl.L2(model.module, strength=1e-3),
-            rl.SAM(torch.optim.SGD(model.parameters(), lr=0.1), rho=0.05),
+            *([] if attach else [penalty]),
+            optimizer,
         ])
         for _ in range(3):
             recipe.step(model, x, y)
@@ -48,11 +53,12 @@ def train(rank: int, world: int, port: int, out: str) -> None:
 
 
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
-def test_two_process_gloo_ranks_stay_in_sync(tmp_path):
+@pytest.mark.parametrize("attach", [False, True], ids=["loss-term", "attached"])
+def test_two_process_gloo_ranks_stay_in_sync(tmp_path, attach):
     torch.manual_seed(0)
     start = [p.detach().clone() for p in
              nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3)).parameters()]
-    mp.spawn(train, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(train, args=(2, free_port(), str(tmp_path), attach), nprocs=2, join=True)
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
     for a, b, s in zip(rank0, rank1, start):
         assert torch.isfinite(a).all()

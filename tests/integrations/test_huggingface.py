@@ -119,6 +119,35 @@ def test_callback_runs_post_step_hooks_in_a_plain_trainer(tmp_path):
     assert hook.applied == cases.STEPS
 
 
+@pytest.mark.parametrize("accumulate", [1, 4])
+def test_penalty_attached_to_the_optimizer_in_a_plain_trainer(tmp_path, accumulate):
+    """A plain Trainer, no reglab class: the penalty attached to the optimizer it is given acts in
+    accelerate's optimizer step, once per accumulation window (the window's mean loss plus the
+    penalty once, as the Recipe loop on whole batches)."""
+    from transformers import Trainer
+
+    class CrossEntropy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = cases.net()
+
+        def forward(self, x, labels, index=None):
+            return {"loss": torch.nn.functional.cross_entropy(self.net(x), labels)}
+
+    model = CrossEntropy()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    rl.ElasticNet(model.net, strength=0.05).attach(opt)
+    Trainer(model=model, args=args(tmp_path, accumulate, remove_unused_columns=False), train_dataset=Examples(),
+            optimizers=(opt, None)).train()
+    ref = cases.net()
+    recipe = rl.Recipe([rl.ElasticNet(ref, strength=0.05), torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)])
+    x, y, _ = cases.data()
+    for step in range(cases.STEPS):
+        lo = (step * cases.BATCH) % cases.N
+        recipe.step(ref, x[lo:lo + cases.BATCH], y[lo:lo + cases.BATCH])
+    cases.assert_same_parameters(model.net, ref)
+
+
 def test_callback_refuses_methods_that_change_the_loss():
     from reglab.integrations.huggingface import ReglabTrainerCallback
 
