@@ -15,6 +15,7 @@ from typing import Any
 
 from reglab.bench.claim_kinds import GRID_ROW_SUMMARIES, GRID_SUMMARIES, Compare, GridSummary
 from reglab.bench.claim_spec import Check, Claim
+from reglab.bench.claim_results import check_result
 from reglab.bench.computed_claims import judge_values, load_compute, numbers_of
 from reglab.bench.merged_arms import MissingWeights, merged_metrics
 from reglab.bench.runs import RunConfig
@@ -23,7 +24,6 @@ from reglab.bench.stats import (
     Estimate,
     Verdict,
     combine,
-    judge,
     ratio_interval,
     t_interval,
 )
@@ -205,26 +205,8 @@ def evaluate(
                     "steps, so the effect is a bound)"
                 )
         est, n = _estimate(check, values, censored)
-        verdict = judge(est, **{check.threshold.value: check.value}) if n >= 2 else Verdict.INCONCLUSIVE
-        checks.append(
-            {
-                "check": check.text,
-                "compare": str(check.compare),
-                "verdict": str(verdict),
-                "mean": est.mean,
-                "low": est.low,
-                "high": est.high,
-                "n": n,
-                "clipped": est.clipped,
-                "bound": None if est.bound is None else str(est.bound),
-                # arm -> [runs that never reached the threshold, runs measured]
-                "censored": {
-                    arm: [len(censored[arm]), len(values[arm])]
-                    for arm in check.arms
-                    if censored[arm]
-                },
-            }
-        )
+        counts = {arm: [len(censored[arm]), len(values[arm])] for arm in check.arms if censored[arm]}
+        checks.append(check_result(check.text, check.compare, check.threshold, check.value, est, n, counts))
     verdict = combine([Verdict(c["verdict"]) for c in checks])
     return {
         "id": claim.id,

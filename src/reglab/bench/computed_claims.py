@@ -37,7 +37,8 @@ from typing import Any
 
 from reglab.bench._config import check_keys
 from reglab.bench.claim_kinds import Compare, Threshold
-from reglab.bench.stats import Verdict, judge, ratio_interval, t_interval
+from reglab.bench.claim_results import check_result
+from reglab.bench.stats import ratio_interval, t_interval
 
 VALUE_CHECK_KEYS = ("value", "difference", "ratio", "above", "below", "within")
 
@@ -129,20 +130,7 @@ def judge_values(check: ValueCheck, outputs: Mapping[int, Mapping[str, Any]]) ->
         est = t_interval([])  # a ratio of numbers of mixed sign has no log interval
     else:
         est = t_interval(values)
-    n = est.n
-    verdict = judge(est, **{check.threshold.value: check.value}) if n >= 2 else Verdict.INCONCLUSIVE
-    return {
-        "check": check.text,
-        "compare": str(check.compare),
-        "verdict": str(verdict),
-        "mean": est.mean,
-        "low": est.low,
-        "high": est.high,
-        "n": n,
-        "clipped": False,
-        "bound": None,
-        "censored": {},
-    }
+    return check_result(check.text, check.compare, check.threshold, check.value, est, est.n)
 
 
 def numbers_of(output: object, where: str) -> dict[str, float]:

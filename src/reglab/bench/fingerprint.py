@@ -26,6 +26,7 @@ _NOT_IN_FINGERPRINT = frozenset(
         "bench/claim_check_parsing.py",
         "bench/claim_parsing.py",
         "bench/claim_verdicts.py",
+        "bench/claim_results.py",
         "bench/stats.py",
         "bench/store.py",
         "bench/sweep.py",
