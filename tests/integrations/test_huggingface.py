@@ -25,6 +25,17 @@ class Examples(Dataset):
         return {"x": self.x[i], "labels": self.y[i], "index": self.index[i]}
 
 
+class CrossEntropy(torch.nn.Module):
+    """A model returning its loss, as the plain ``transformers.Trainer`` wants."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = cases.net()
+
+    def forward(self, x, labels, index=None):
+        return {"loss": torch.nn.functional.cross_entropy(self.net(x), labels)}
+
+
 def args(tmp_path, accumulate=1, steps=cases.STEPS, **kwargs):
     options = {"output_dir": str(tmp_path), "max_steps": steps, "seed": 0,
                "per_device_train_batch_size": cases.BATCH // accumulate,
@@ -94,14 +105,6 @@ def test_callback_runs_post_step_hooks_in_a_plain_trainer(tmp_path):
 
     from reglab.integrations.huggingface import ReglabTrainerCallback
 
-    class CrossEntropy(torch.nn.Module):  # a model returning its loss, as the plain Trainer wants
-        def __init__(self):
-            super().__init__()
-            self.net = cases.net()
-
-        def forward(self, x, labels, index=None):
-            return {"loss": torch.nn.functional.cross_entropy(self.net(x), labels)}
-
     model = CrossEntropy()
     hook = rl.ShrinkPerturb(0.99, 1e-3, model.net, generator=torch.Generator().manual_seed(2))
     trainer = Trainer(model=model, args=args(tmp_path, remove_unused_columns=False), train_dataset=Examples(),
@@ -125,14 +128,6 @@ def test_penalty_attached_to_the_optimizer_in_a_plain_trainer(tmp_path, accumula
     accelerate's optimizer step, once per accumulation window (the window's mean loss plus the
     penalty once, as the Recipe loop on whole batches)."""
     from transformers import Trainer
-
-    class CrossEntropy(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.net = cases.net()
-
-        def forward(self, x, labels, index=None):
-            return {"loss": torch.nn.functional.cross_entropy(self.net(x), labels)}
 
     model = CrossEntropy()
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
