@@ -73,15 +73,21 @@ def reference(case: str, accumulate: int) -> nn.Module:
     return plain(case)
 
 
-def plain(case: str, steps: int = STEPS) -> nn.Module:
-    """The reference: ``Recipe.step`` on consecutive batches of ``BATCH`` examples, in order."""
-    model = net()
-    recipe = rl.Recipe([*methods(case, model), optimizer(case, model)])
+def recipe_loop(model: nn.Module, *methods: object, steps: int = STEPS) -> nn.Module:
+    """``Recipe(methods).step`` on consecutive batches of ``BATCH`` examples, in order; returns
+    ``model`` trained: the plain loop every trainer is compared with."""
+    recipe = rl.Recipe(list(methods))
     x, y, index = data()
     for step in range(steps):
         lo = (step * BATCH) % N
         recipe.step(model, x[lo:lo + BATCH], y[lo:lo + BATCH], index=index[lo:lo + BATCH])
     return model
+
+
+def plain(case: str, steps: int = STEPS) -> nn.Module:
+    """The reference: ``Recipe.step`` on consecutive batches of ``BATCH`` examples, in order."""
+    model = net()
+    return recipe_loop(model, *methods(case, model), optimizer(case, model), steps=steps)
 
 
 def plain_window(case: str, accumulate: int, steps: int = STEPS) -> nn.Module:

@@ -112,12 +112,8 @@ def test_callback_runs_post_step_hooks_in_a_plain_trainer(tmp_path):
                       callbacks=[ReglabTrainerCallback([hook])])
     trainer.train()
     ref = cases.net()
-    recipe = rl.Recipe([rl.ShrinkPerturb(0.99, 1e-3, ref, generator=torch.Generator().manual_seed(2)),
-                        torch.optim.SGD(ref.parameters(), lr=0.1)])
-    x, y, _ = cases.data()
-    for step in range(cases.STEPS):
-        lo = (step * cases.BATCH) % cases.N
-        recipe.step(ref, x[lo:lo + cases.BATCH], y[lo:lo + cases.BATCH])
+    cases.recipe_loop(ref, rl.ShrinkPerturb(0.99, 1e-3, ref, generator=torch.Generator().manual_seed(2)),
+                      torch.optim.SGD(ref.parameters(), lr=0.1))
     cases.assert_same_parameters(model.net, ref)
     assert hook.applied == cases.STEPS
 
@@ -135,11 +131,7 @@ def test_penalty_attached_to_the_optimizer_in_a_plain_trainer(tmp_path, accumula
     Trainer(model=model, args=args(tmp_path, accumulate, remove_unused_columns=False), train_dataset=Examples(),
             optimizers=(opt, None)).train()
     ref = cases.net()
-    recipe = rl.Recipe([rl.ElasticNet(ref, strength=0.05), torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)])
-    x, y, _ = cases.data()
-    for step in range(cases.STEPS):
-        lo = (step * cases.BATCH) % cases.N
-        recipe.step(ref, x[lo:lo + cases.BATCH], y[lo:lo + cases.BATCH])
+    cases.recipe_loop(ref, rl.ElasticNet(ref, strength=0.05), torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9))
     cases.assert_same_parameters(model.net, ref)
 
 

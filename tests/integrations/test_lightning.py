@@ -31,7 +31,7 @@ def loader(micro_batch):
 
 def trainer(callback, steps=cases.STEPS, accumulate=1, checkpoint=None, **kwargs):
     return pl.Trainer(accelerator="cpu", devices=1, max_steps=steps, accumulate_grad_batches=accumulate,
-                      callbacks=[callback] + ([checkpoint] if checkpoint else []), logger=False,
+                      callbacks=([callback] if callback else []) + ([checkpoint] if checkpoint else []), logger=False,
                       enable_checkpointing=checkpoint is not None,
                       enable_progress_bar=False, enable_model_summary=False, **kwargs)
 
@@ -141,11 +141,7 @@ def test_parameter_penalty_without_the_mixin_equals_the_loop():
     model = Plain()
     trainer(ReglabCallback([rl.L2(model, strength=0.1)])).fit(model, loader(cases.BATCH))
     ref = cases.net()
-    recipe = rl.Recipe([rl.L2(ref, strength=0.1), torch.optim.SGD(ref.parameters(), lr=0.1)])
-    x, y, _ = cases.data()
-    for step in range(cases.STEPS):
-        lo = (step * cases.BATCH) % cases.N
-        recipe.step(ref, x[lo:lo + cases.BATCH], y[lo:lo + cases.BATCH])
+    cases.recipe_loop(ref, rl.L2(ref, strength=0.1), torch.optim.SGD(ref.parameters(), lr=0.1))
     cases.assert_same_parameters(model.net, ref)
 
 
@@ -169,15 +165,10 @@ def test_penalty_attached_to_the_optimizer_needs_no_callback():
             return opt
 
     model = Plain()
-    pl.Trainer(accelerator="cpu", devices=1, max_steps=cases.STEPS, logger=False, enable_checkpointing=False,
-               enable_progress_bar=False, enable_model_summary=False).fit(model, loader(cases.BATCH))
+    trainer(None).fit(model, loader(cases.BATCH))
     ref = cases.net()
-    recipe = rl.Recipe([rl.ElasticNet(ref, strength=0.05, l1_ratio=0.5),
-                        torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9)])
-    x, y, _ = cases.data()
-    for step in range(cases.STEPS):
-        lo = (step * cases.BATCH) % cases.N
-        recipe.step(ref, x[lo:lo + cases.BATCH], y[lo:lo + cases.BATCH])
+    cases.recipe_loop(ref, rl.ElasticNet(ref, strength=0.05, l1_ratio=0.5),
+                      torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9))
     cases.assert_same_parameters(model.net, ref)
 
 
